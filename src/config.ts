@@ -1,0 +1,83 @@
+/**
+ * All of patrol's configuration, read from the environment in one place and checked once.
+ * Nothing else reads `process.env`. Each entry is documented in README.md ("Configuration").
+ */
+import path from "node:path";
+import { z } from "zod";
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  HOST: z.string().default("127.0.0.1"),
+  PORT: port(3000),
+  PATROL_DATA_DIR: z.string().default("./data"),
+  DATABASE_URL: optionalString,
+  REDIS_URL: optionalString,
+  PATROL_ADMIN_KEY: optionalString,
+  OIDC_ISSUER: optionalString,
+  OIDC_AUDIENCE: optionalString,
+  OIDC_JWKS_URL: optionalString,
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+  AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(20),
+  AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+});
+
+export type Env = z.input<typeof schema>;
+
+export interface Config {
+  env: "development" | "production" | "test";
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  http: { host: string; port: number };
+  dataDir: string;
+  /** Postgres connection string; undefined means the embedded PGlite under `dataDir`. */
+  databaseUrl: string | undefined;
+  /** Redis connection string; undefined means a private redis-server started by patrol. */
+  redisUrl: string | undefined;
+  auth: {
+    adminKey: string | undefined;
+    oidc: { issuer: string | undefined; audience: string | undefined; jwksUrl: string | undefined };
+    failureLimit: number;
+    failureWindowSeconds: number;
+  };
+  audit: { retentionDays: number };
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Reads and checks the configuration; throws ConfigError with every problem listed. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const config: Config = {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    http: { host: e.HOST, port: e.PORT },
+    dataDir: path.resolve(e.PATROL_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    auth: {
+      adminKey: e.PATROL_ADMIN_KEY,
+      oidc: { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, jwksUrl: e.OIDC_JWKS_URL },
+      failureLimit: e.AUTH_FAILURE_LIMIT,
+      failureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
+    },
+    audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
+  };
+  if (config.auth.adminKey !== undefined && config.auth.adminKey.length < 16) {
+    throw new ConfigError("invalid configuration: PATROL_ADMIN_KEY must be at least 16 characters");
+  }
+  return config;
+}
