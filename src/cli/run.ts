@@ -1,0 +1,50 @@
+/** The `patrol` command: parses the first word and hands the rest to that command. */
+import { GitError } from "../sources/index.js";
+import { VERSION } from "../version.js";
+import { runScan, SCAN_USAGE } from "./scan-command.js";
+import { runToken, TOKEN_USAGE } from "./token-command.js";
+import { type CliIo, UsageError } from "./usage-error.js";
+
+const USAGE = `patrol ${VERSION} — finds leaked Azure DevOps personal access tokens and revokes them
+
+${SCAN_USAGE}
+
+${TOKEN_USAGE}`;
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "scan":
+        return await runScan(rest, io);
+      case "token":
+        return await runToken(rest, io);
+      case "--version":
+      case "version":
+        io.stdout.write(`${VERSION}\n`);
+        return 0;
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || isParseArgsError(err)) {
+      io.stderr.write(`patrol: ${(err as Error).message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    const message = err instanceof GitError ? `git: ${err.message}` : (err as Error).message;
+    io.stderr.write(`patrol: error: ${message}\n`);
+    return 2;
+  }
+}
+
+function isParseArgsError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}
+

@@ -1,0 +1,69 @@
+/** `patrol scan`: wires a source (git history, a diff, files) to the detector and a reporter. */
+import { createReadStream } from "node:fs";
+import { parseArgs } from "node:util";
+import { type DetectOptions, type Finding, type ScanInput, scanStream } from "../detect/index.js";
+import { createReporter, REPORT_FORMATS, type ReportFormat } from "../report/index.js";
+import { gitHistory, walkFiles } from "../sources/index.js";
+import { VERSION } from "../version.js";
+import { type CliIo, UsageError } from "./usage-error.js";
+
+export const SCAN_USAGE = `usage: patrol scan [REPO] [--range A..B | --all] [--no-binary]
+       patrol scan --diff FILE|-
+       patrol scan --files PATH...
+options: --format text|json|jsonl|sarif (default text)  --legacy-candidates
+exit status: 0 nothing found, 1 tokens found, 2 error`;
+
+/** Returns the exit status: 0 nothing found, 1 something found. Throws UsageError or source errors. */
+export async function runScan(argv: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      range: { type: "string" },
+      all: { type: "boolean", default: false },
+      diff: { type: "string" },
+      files: { type: "boolean", default: false },
+      format: { type: "string", default: "text" },
+      "legacy-candidates": { type: "boolean", default: false },
+      "no-binary": { type: "boolean", default: false },
+    },
+  });
+  const format = values.format as ReportFormat;
+  if (!REPORT_FORMATS.includes(format)) throw new UsageError(`unknown --format ${values.format}`);
+  const modes = [values.diff !== undefined, values.files, values.range !== undefined || values.all].filter(Boolean);
+  if (modes.length > 1) throw new UsageError("choose one of: a repository (with --range/--all), --diff, --files");
+  if (values.range !== undefined && values.all) throw new UsageError("--range and --all exclude each other");
+  const options: Partial<DetectOptions> = { legacyCandidates: values["legacy-candidates"] };
+
+  const reporter = createReporter(format, io.stdout, VERSION);
+  let found = 0;
+  const report = async (findings: AsyncIterable<Finding>) => {
+    for await (const f of findings) {
+      found++;
+      reporter.write(f);
+    }
+  };
+
+  if (values.diff !== undefined) {
+    if (positionals.length > 0) throw new UsageError("--diff takes one FILE (or - for stdin), no other arguments");
+    const source = values.diff === "-" ? io.stdin : createReadStream(values.diff, { highWaterMark: 1 << 20 });
+    await report(scanStream(source as AsyncIterable<Uint8Array>, { kind: "diff" }, options));
+  } else if (values.files) {
+    if (positionals.length === 0) throw new UsageError("--files needs at least one PATH");
+    for await (const file of walkFiles(positionals)) {
+      const input: ScanInput = { kind: "text", path: file.path };
+      await report(scanStream(file.open(), input, options));
+    }
+  } else {
+    if (positionals.length > 1) throw new UsageError("give at most one repository");
+    const history = gitHistory(positionals[0] ?? ".", {
+      range: values.range,
+      all: values.all,
+      binary: !values["no-binary"],
+    });
+    await report(scanStream(history, { kind: "diff" }, options));
+  }
+  reporter.end();
+  return found > 0 ? 1 : 0;
+}

@@ -1,0 +1,26 @@
+/** Byte-class tables for the scanners: one array lookup per byte, no regexes. */
+
+function table(chars: string): Uint8Array {
+  const t = new Uint8Array(256);
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+
+const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const LOWER = "abcdefghijklmnopqrstuvwxyz";
+const DIGITS = "0123456789";
+
+/** `[A-Za-z0-9]`: the characters of an AZDO key (and what must not touch one). */
+export const ALNUM = table(UPPER + LOWER + DIGITS);
+/** `[a-z2-7]`: lowercase RFC 4648 base32, the legacy alphabet. */
+export const BASE32_LOWER = table(`${LOWER}234567`);
+/** `[A-Za-z0-9+/]`: standard base64 without padding. */
+export const BASE64 = table(`${UPPER}${LOWER}${DIGITS}+/`);
+
+/** Value of each standard base64 character, -1 for others. */
+export const BASE64_VALUE: Int8Array = (() => {
+  const v = new Int8Array(256).fill(-1);
+  const alphabet = `${UPPER}${LOWER}${DIGITS}+/`;
+  for (let i = 0; i < 64; i++) v[alphabet.charCodeAt(i)] = i;
+  return v;
+})();

@@ -1,0 +1,118 @@
+/**
+ * Scans a stream of chunks (or one buffer) of plain text or unified diff with bounded memory, and turns
+ * hits into findings with their location. Tokens that straddle chunk boundaries are found: blocks are
+ * whole lines, and a giant line is cut with an overlap.
+ */
+import { type Block, BlockSplitter, CUT_OVERLAP, DEFAULT_MAX_LINE } from "./blocks.js";
+import { DEFAULT_RETAIN_CAP, DiffLocator } from "./diff-locator.js";
+import { type Finding, toFinding } from "./finding.js";
+import { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Hit, scanBytes } from "./scanner.js";
+import { TextLocator } from "./text-lines.js";
+
+export type InputKind = "text" | "diff";
+
+export interface ScanInput {
+  /** "diff": only added lines count (unified diff, `git log -p`, or a GitHub `patch`). */
+  kind: InputKind;
+  /** The file's path (text), or the path for a hunk-only `patch` without file headers. */
+  path?: string | null;
+  commit?: string | null;
+}
+
+export interface StreamLimits {
+  /** A line longer than this is cut (with an overlap). */
+  maxLine?: number;
+  /** Bytes kept, at most, to locate findings lazily before lines are counted eagerly. */
+  retainCap?: number;
+}
+
+export class StreamScanner {
+  private readonly splitter: BlockSplitter;
+  private readonly diff: DiffLocator | null;
+  private readonly text: TextLocator | null;
+  private readonly options: DetectOptions;
+  /** Hits near the end of the last block, to drop their repeats in the next block's overlap. */
+  private recent = new Set<string>();
+
+  constructor(
+    private readonly input: ScanInput,
+    options: Partial<DetectOptions> = {},
+    limits: StreamLimits = {},
+  ) {
+    this.options = { ...DEFAULT_DETECT_OPTIONS, ...options };
+    this.splitter = new BlockSplitter(limits.maxLine ?? DEFAULT_MAX_LINE);
+    const retainCap = limits.retainCap ?? DEFAULT_RETAIN_CAP;
+    this.diff = input.kind === "diff" ? new DiffLocator(input, retainCap) : null;
+    this.text = input.kind === "text" ? new TextLocator(retainCap) : null;
+  }
+
+  push(chunk: Uint8Array): Finding[] {
+    return this.process(this.splitter.push(chunk));
+  }
+
+  end(): Finding[] {
+    return this.process(this.splitter.end());
+  }
+
+  private process(blocks: Block[]): Finding[] {
+    const findings: Finding[] = [];
+    for (const block of blocks) this.scanBlock(block, findings);
+    return findings;
+  }
+
+  private scanBlock(block: Block, findings: Finding[]): void {
+    const { bytes, base } = block;
+    let hits: Hit[] = [];
+    scanBytes(bytes, 0, bytes.length, this.options, this.diff !== null, (h) => hits.push(h));
+    const key = (h: Hit) => `${base + h.offset}:${h.format}`;
+    if (block.fresh > 0) hits = hits.filter((h) => !this.recent.has(key(h)));
+    this.recent = new Set(hits.filter((h) => h.offset >= bytes.length - 2 * CUT_OVERLAP).map(key));
+    hits.sort((a, b) => a.offset - b.offset);
+    const offsets = hits.map((h) => base + h.offset);
+    if (this.diff) {
+      const lines = this.diff.locate(block, offsets);
+      hits.forEach((hit, i) => {
+        const info = lines[i];
+        if (!info) return;
+        findings.push(
+          toFinding(hit, {
+            commit: info.commit ?? this.input.commit ?? null,
+            path: info.path ?? this.input.path ?? null,
+            line: info.line,
+            column: offsets[i] - info.contentStart + 1,
+          }),
+        );
+      });
+    } else if (this.text) {
+      const lines = this.text.locate(block, offsets);
+      hits.forEach((hit, i) => {
+        findings.push(
+          toFinding(hit, {
+            commit: this.input.commit ?? null,
+            path: this.input.path ?? null,
+            line: lines[i].line,
+            column: lines[i].column,
+          }),
+        );
+      });
+    }
+  }
+}
+
+/** Scans one buffer. */
+export function scanBuffer(bytes: Uint8Array, input: ScanInput, options: Partial<DetectOptions> = {}): Finding[] {
+  const scanner = new StreamScanner(input, options);
+  return [...scanner.push(bytes), ...scanner.end()];
+}
+
+/** Scans a stream of chunks with bounded memory, yielding findings as they are found. */
+export async function* scanStream(
+  source: AsyncIterable<Uint8Array>,
+  input: ScanInput,
+  options: Partial<DetectOptions> = {},
+  limits: StreamLimits = {},
+): AsyncGenerator<Finding> {
+  const scanner = new StreamScanner(input, options, limits);
+  for await (const chunk of source) yield* scanner.push(chunk);
+  yield* scanner.end();
+}

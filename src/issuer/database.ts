@@ -1,0 +1,100 @@
+/**
+ * One SQL dialect over two engines: Postgres through `pg` when a connection string is given, otherwise
+ * PGlite (WASM Postgres) persisted under the data directory, or held in memory for tests.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+
+/** Something that runs SQL: the database itself or one transaction on it. */
+export interface Queryable {
+  /** One statement with `$n` parameters. */
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  /** Several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly engine: "postgres" | "pglite";
+  /** Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** Postgres connection string; when absent PGlite is used. */
+  databaseUrl?: string | undefined;
+  /** PGlite keeps its files in `${dataDir}/pglite`. */
+  dataDir?: string | undefined;
+  /** PGlite in memory, gone at close (tests). Ignored when `databaseUrl` is set. */
+  inMemory?: boolean;
+  /** Postgres pool size. */
+  maxConnections?: number;
+}
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections ?? 10);
+  if (options.inMemory) return openPglite(undefined);
+  if (!options.dataDir) throw new Error("openDatabase needs a databaseUrl, a dataDir or inMemory");
+  const dir = path.join(options.dataDir, "pglite");
+  await mkdir(dir, { recursive: true });
+  return openPglite(dir);
+}
+
+function openPostgres(databaseUrl: string, max: number): Database {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max });
+  // An idle client that loses its connection emits here; without a listener it would crash the process.
+  pool.on("error", () => {});
+  const over = (client: pg.Pool | pg.PoolClient): Queryable => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      const result = await client.query(sql, params);
+      return { rows: result.rows as T[] };
+    },
+    async exec(sql: string) {
+      await client.query(sql);
+    },
+  });
+  return {
+    engine: "postgres",
+    ...over(pool),
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await fn(over(client));
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const db = dataDir === undefined ? await PGlite.create() : await PGlite.create(dataDir);
+  const over = (target: Pick<PGlite, "query" | "exec">): Queryable => ({
+    async query<T>(sql: string, params?: unknown[]) {
+      const result = await target.query<T>(sql, params as unknown[] | undefined);
+      return { rows: result.rows };
+    },
+    async exec(sql: string) {
+      await target.exec(sql);
+    },
+  });
+  return {
+    engine: "pglite",
+    ...over(db),
+    transaction: (fn) => db.transaction((tx) => fn(over(tx))),
+    async close() {
+      if (!db.closed) await db.close();
+    },
+  };
+}

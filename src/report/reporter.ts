@@ -1,0 +1,12 @@
+import type { Finding } from "../detect/index.js";
+
+/** Where findings go: one reporter per output format. */
+export interface Reporter {
+  write(finding: Finding): void;
+  end(): void;
+}
+
+/** Anything with a `write(string)`: process.stdout, a file stream, a test buffer. */
+export interface TextSink {
+  write(text: string): unknown;
+}
