@@ -2,6 +2,8 @@
 /** Entry point of the `patrol` executable. */
 import { main } from "./run.js";
 
-main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then((code) => {
-  process.exitCode = code;
-});
+main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin }).then(
+  (code) => {
+    process.exitCode = code;
+  },
+);

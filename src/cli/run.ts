@@ -47,4 +47,3 @@ function isParseArgsError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }
-

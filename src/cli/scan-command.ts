@@ -31,8 +31,11 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   });
   const format = values.format as ReportFormat;
   if (!REPORT_FORMATS.includes(format)) throw new UsageError(`unknown --format ${values.format}`);
-  const modes = [values.diff !== undefined, values.files, values.range !== undefined || values.all].filter(Boolean);
-  if (modes.length > 1) throw new UsageError("choose one of: a repository (with --range/--all), --diff, --files");
+  const modes = [values.diff !== undefined, values.files, values.range !== undefined || values.all].filter(
+    Boolean,
+  );
+  if (modes.length > 1)
+    throw new UsageError("choose one of: a repository (with --range/--all), --diff, --files");
   if (values.range !== undefined && values.all) throw new UsageError("--range and --all exclude each other");
   const options: Partial<DetectOptions> = { legacyCandidates: values["legacy-candidates"] };
 
@@ -46,7 +49,8 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   };
 
   if (values.diff !== undefined) {
-    if (positionals.length > 0) throw new UsageError("--diff takes one FILE (or - for stdin), no other arguments");
+    if (positionals.length > 0)
+      throw new UsageError("--diff takes one FILE (or - for stdin), no other arguments");
     const source = values.diff === "-" ? io.stdin : createReadStream(values.diff, { highWaterMark: 1 << 20 });
     await report(scanStream(source as AsyncIterable<Uint8Array>, { kind: "diff" }, options));
   } else if (values.files) {

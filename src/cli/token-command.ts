@@ -24,8 +24,11 @@ function mint(argv: string[], io: CliIo): number {
     },
   });
   if (values.legacy && values.long) throw new UsageError("--long applies to the 84-character format only");
-  if (values.application && !values.legacy) throw new UsageError("--application applies to --legacy tokens only");
-  const token = values.legacy ? mintLegacy(values.application ? "application" : "user") : mintAzdo({ long: values.long });
+  if (values.application && !values.legacy)
+    throw new UsageError("--application applies to --legacy tokens only");
+  const token = values.legacy
+    ? mintLegacy(values.application ? "application" : "user")
+    : mintAzdo({ long: values.long });
   io.stdout.write(`${token}\n`);
   return 0;
 }

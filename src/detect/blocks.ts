@@ -28,7 +28,11 @@ export class BlockSplitter {
   /** Stream offset of the tail's first byte. */
   private tailBase = 0;
 
-  constructor(private readonly maxLine = DEFAULT_MAX_LINE) {
+  /** With `diffLines`, a `+` opening a line is a diff marker, not part of a base64 run. */
+  constructor(
+    private readonly maxLine = DEFAULT_MAX_LINE,
+    private readonly diffLines = false,
+  ) {
     if (maxLine < CUT_OVERLAP * 4) throw new RangeError(`maxLine must be at least ${CUT_OVERLAP * 4}`);
   }
 
@@ -80,7 +84,7 @@ export class BlockSplitter {
   private cutGiantLine(): Block {
     const bytes = Buffer.concat(this.tail, this.tailLength);
     const block = { bytes, base: this.tailBase, fresh: this.tailOverlap };
-    const keepFrom = overlapStart(bytes, bytes.length - CUT_OVERLAP);
+    const keepFrom = overlapStart(bytes, bytes.length - CUT_OVERLAP, this.diffLines && block.fresh === 0);
     // Copy the overlap so the giant buffer can be freed.
     const overlap = Buffer.from(bytes.subarray(keepFrom));
     this.tail = [overlap];
@@ -95,9 +99,10 @@ export class BlockSplitter {
  * Where to start the overlap near `at`: inside a base64 run, a whole number of 4-character groups from
  * the run's start, so decoding the overlap yields the same bytes as decoding the run.
  */
-function overlapStart(bytes: Buffer, at: number): number {
+function overlapStart(bytes: Buffer, at: number, plusOpensLine: boolean): number {
   if (BASE64[bytes[at]] === 0) return at;
   let runStart = at;
   while (runStart > 0 && BASE64[bytes[runStart - 1]] === 1) runStart--;
+  if (plusOpensLine && runStart === 0 && bytes[0] === 0x2b) runStart = 1;
   return runStart + Math.floor((at - runStart) / 4) * 4;
 }

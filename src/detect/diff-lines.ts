@@ -47,7 +47,11 @@ function unquoteGitPath(raw: string): string {
     if (next >= "0" && next <= "7") {
       bytes.push(Number.parseInt(body.slice(i, i + 3), 8));
       i += 2;
-    } else bytes.push(({ n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11 } as Record<string, number>)[next] ?? next.charCodeAt(0));
+    } else
+      bytes.push(
+        ({ n: 10, t: 9, r: 13, a: 7, b: 8, f: 12, v: 11 } as Record<string, number>)[next] ??
+          next.charCodeAt(0),
+      );
   }
   return Buffer.from(bytes).toString("utf8");
 }
@@ -91,7 +95,15 @@ export class DiffReader {
   /** What the line cut at the end of the last `consume` is (when it was cut). */
   get openLineInfo(): LineInfo | null {
     const o = this.openLine;
-    return o && { added: o.added, line: o.line, commit: this.commit, path: this.path, contentStart: o.contentStart };
+    return (
+      o && {
+        added: o.added,
+        line: o.line,
+        commit: this.commit,
+        path: this.path,
+        contentStart: o.contentStart,
+      }
+    );
   }
 
   /**
@@ -121,7 +133,13 @@ export class DiffReader {
     if (open) {
       // The rest of a cut line: same classification, same line.
       if (complete) this.openLine = null;
-      return { added: open.added, line: open.line, commit: this.commit, path: this.path, contentStart: open.contentStart };
+      return {
+        added: open.added,
+        line: open.line,
+        commit: this.commit,
+        path: this.path,
+        contentStart: open.contentStart,
+      };
     }
     const hunk = this.hunk;
     let info: LineInfo;
@@ -162,7 +180,10 @@ export class DiffReader {
         const oldCount = m[2] === undefined ? 1 : Number(m[2]);
         const newCount = m[4] === undefined ? 1 : Number(m[4]);
         const start = Number(m[3]);
-        this.hunk = oldCount + newCount > 0 ? { newLine: start === 0 ? 1 : start, oldLeft: oldCount, newLeft: newCount } : null;
+        this.hunk =
+          oldCount + newCount > 0
+            ? { newLine: start === 0 ? 1 : start, oldLeft: oldCount, newLeft: newCount }
+            : null;
       }
       return;
     }

@@ -164,7 +164,8 @@ function twoLinesBefore(bytes: Buffer, at: number, previousTail: Buffer): [Buffe
 
 /** The last two lines of a block (at most `2 * MAX_HEADER_LINE` bytes), copied. */
 function lastLines(bytes: Buffer, previousTail: Buffer): Buffer {
-  if (bytes.length >= 2 * MAX_HEADER_LINE) return Buffer.from(bytes.subarray(bytes.length - 2 * MAX_HEADER_LINE));
+  if (bytes.length >= 2 * MAX_HEADER_LINE)
+    return Buffer.from(bytes.subarray(bytes.length - 2 * MAX_HEADER_LINE));
   const joined = Buffer.concat([previousTail, bytes]);
   return Buffer.from(joined.subarray(Math.max(0, joined.length - 2 * MAX_HEADER_LINE)));
 }
@@ -186,16 +187,22 @@ function endOfLine(bytes: Buffer, at: number): number {
 }
 
 /**
- * Start of the last line in `bytes[from, to)` that begins with `text` (given with a leading `\n`, the
- * `\n` is matched too; a line at `from` itself is not found that way).
+ * Start of the last line in `bytes[from, to)` that begins with `text`. A `text` given with a leading `\n`
+ * is searched with it (for speed where the rest starts with a common byte); `from` must be a line start.
  */
 function lastLineStarting(bytes: Buffer, text: Buffer, from: number, to: number): number {
-  if (to - 2 < 0) return -1;
+  if (to - 2 < 0 || to <= from) return -1;
   if (text[0] === NEWLINE) {
     const k = bytes.lastIndexOf(text, to - 2);
-    return k + 1 >= from && k >= 0 ? k + 1 : -1;
+    if (k >= from) return k + 1;
+    const bare = text.subarray(1);
+    return (from === 0 || bytes[from - 1] === NEWLINE) && startsWith(bytes, from, bare) ? from : -1;
   }
-  for (let k = bytes.lastIndexOf(text, to - 1); k >= from && k !== -1; k = k > 0 ? bytes.lastIndexOf(text, k - 1) : -1) {
+  for (
+    let k = bytes.lastIndexOf(text, to - 1);
+    k >= from && k !== -1;
+    k = k > 0 ? bytes.lastIndexOf(text, k - 1) : -1
+  ) {
     if (k === 0 || bytes[k - 1] === NEWLINE) return k;
   }
   return -1;

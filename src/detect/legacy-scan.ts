@@ -17,7 +17,12 @@ function legacyAt(bytes: Buffer, start: number): LegacyMatch {
 }
 
 /** Skip-scans `bytes[lo, hi)` for legacy candidates (whole range; use when the base64 pass is off). */
-export function findLegacyTokens(bytes: Buffer, lo: number, hi: number, onMatch: (m: LegacyMatch) => void): void {
+export function findLegacyTokens(
+  bytes: Buffer,
+  lo: number,
+  hi: number,
+  onMatch: (m: LegacyMatch) => void,
+): void {
   forEachRun(bytes, lo, hi, BASE32_LOWER, LEGACY_LENGTH, (s, e) => {
     if (e - s === LEGACY_LENGTH) onMatch(legacyAt(bytes, s));
   });

@@ -51,25 +51,30 @@ const MAX_DECODE_DEPTH = 2;
 const PLUS = 0x2b;
 const NEWLINE = 0x0a;
 
-/**
- * Scans `bytes[lo, hi)`. With `diffLines`, a `+` that opens a line is a diff marker, not base64.
- * `lo` must be a line start (runs and boundaries are not looked for before it).
- */
+/** How the scanned bytes are laid out. */
+export interface Layout {
+  /** A unified diff: a `+` that opens a line is a marker, not base64. */
+  diffLines: boolean;
+  /** Whether `lo` is the start of a line (false for the overlap after a giant line was cut). */
+  loIsLineStart: boolean;
+}
+
+/** Scans `bytes[lo, hi)`; runs and boundaries are not looked for before `lo`. */
 export function scanBytes(
   bytes: Buffer,
   lo: number,
   hi: number,
   options: DetectOptions,
-  diffLines: boolean,
+  layout: Layout,
   onHit: (hit: Hit) => void,
 ): void {
-  new Scan(options, diffLines).run(bytes, lo, hi, 0, onHit);
+  new Scan(options, layout).run(bytes, lo, hi, 0, onHit);
 }
 
 class Scan {
   constructor(
     private readonly options: DetectOptions,
-    private readonly diffLines: boolean,
+    private readonly layout: Layout,
   ) {}
 
   run(bytes: Buffer, lo: number, hi: number, depth: number, onHit: (hit: Hit) => void): void {
@@ -83,23 +88,31 @@ class Scan {
     }
     const legacyHit = (m: LegacyMatch) => {
       if (!m.checksumValid && !options.legacyCandidates) return;
-      const encoding = urlAware && isUrlUserinfo(bytes, m.start, m.start + LEGACY_LENGTH, lo) ? "url" : "plain";
-      onHit({ offset: m.start, token: m.token, format: "azdo-pat-legacy", encoding, checksumValid: m.checksumValid });
+      const encoding =
+        urlAware && isUrlUserinfo(bytes, m.start, m.start + LEGACY_LENGTH, lo) ? "url" : "plain";
+      onHit({
+        offset: m.start,
+        token: m.token,
+        format: "azdo-pat-legacy",
+        encoding,
+        checksumValid: m.checksumValid,
+      });
     };
     const decoding = options.encoded && depth < MAX_DECODE_DEPTH;
-    const diffLines = this.diffLines && depth === 0;
+    const diffLines = this.layout.diffLines && depth === 0;
+    const loIsLineStart = this.layout.loIsLineStart || depth > 0;
     if (decoding && options.legacy) {
       // One skip-scan over base64-class runs serves both legacy tokens (a run of [a-z2-7] lies inside one)
       // and encoded tokens of either format (by decoding the long runs).
       forEachRun(bytes, lo, hi, BASE64, LEGACY_LENGTH, (s, e) => {
-        if (diffLines && opensLineWithPlus(bytes, s, lo)) s++;
+        if (diffLines && opensLineWithPlus(bytes, s, lo, loIsLineStart)) s++;
         findLegacyTokensInSpan(bytes, s, e, legacyHit);
         if (e - s >= MIN_TOKEN_RUN) this.scanDecodedRun(bytes, s, e, lo, depth, onHit);
       });
       return;
     }
     if (options.legacy) findLegacyTokens(bytes, lo, hi, legacyHit);
-    if (decoding && options.azdo) this.findEncodedAzdoKeys(bytes, lo, hi, diffLines, onHit);
+    if (decoding && options.azdo) this.findEncodedAzdoKeys(bytes, lo, hi, diffLines, loIsLineStart, onHit);
   }
 
   private scanDecodedRun(
@@ -124,10 +137,15 @@ class Scan {
     lo: number,
     hi: number,
     diffLines: boolean,
+    loIsLineStart: boolean,
     onHit: (hit: Hit) => void,
   ): void {
     for (const r of AZDO_RENDERINGS) {
-      for (let q = bytes.indexOf(r.needle, lo + r.needleAt); q !== -1 && q < hi; q = bytes.indexOf(r.needle, q + 1)) {
+      for (
+        let q = bytes.indexOf(r.needle, lo + r.needleAt);
+        q !== -1 && q < hi;
+        q = bytes.indexOf(r.needle, q + 1)
+      ) {
         const p = q - r.needleAt;
         if (!startsWithAt(bytes, p, r.text)) continue;
         const groupStart = p - r.offsetInGroup;
@@ -140,7 +158,7 @@ class Scan {
           Math.max(lo, groupStart + 4 * fromGroup),
           Math.min(hi, groupStart + 4 * toGroup),
         );
-        if (diffLines && opensLineWithPlus(bytes, runStart, lo)) runStart++;
+        if (diffLines && opensLineWithPlus(bytes, runStart, lo, loIsLineStart)) runStart++;
         if (runStart > p) continue;
         const windowStart = runStart + ((((groupStart - runStart) % 4) + 4) % 4);
         const decoded = decodeBase64(bytes, windowStart, runEnd);
@@ -149,7 +167,7 @@ class Scan {
         const token = azdoKeyAt(decoded, keyStart, 0, decoded.length);
         if (!token) continue;
         let fullRunStart = base64RunAround(bytes, windowStart, lo, windowStart)[0];
-        if (diffLines && opensLineWithPlus(bytes, fullRunStart, lo)) fullRunStart++;
+        if (diffLines && opensLineWithPlus(bytes, fullRunStart, lo, loIsLineStart)) fullRunStart++;
         onHit({
           offset: encodedOffset(windowStart, keyStart),
           token,
@@ -168,6 +186,6 @@ function startsWithAt(bytes: Buffer, at: number, text: Buffer): boolean {
 }
 
 /** True when `bytes[s]` is the `+` that marks an added line in a diff. */
-function opensLineWithPlus(bytes: Buffer, s: number, lo: number): boolean {
-  return bytes[s] === PLUS && (s === lo || bytes[s - 1] === NEWLINE);
+function opensLineWithPlus(bytes: Buffer, s: number, lo: number, loIsLineStart: boolean): boolean {
+  return bytes[s] === PLUS && (s === lo ? loIsLineStart : bytes[s - 1] === NEWLINE);
 }

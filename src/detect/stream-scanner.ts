@@ -40,7 +40,7 @@ export class StreamScanner {
     limits: StreamLimits = {},
   ) {
     this.options = { ...DEFAULT_DETECT_OPTIONS, ...options };
-    this.splitter = new BlockSplitter(limits.maxLine ?? DEFAULT_MAX_LINE);
+    this.splitter = new BlockSplitter(limits.maxLine ?? DEFAULT_MAX_LINE, input.kind === "diff");
     const retainCap = limits.retainCap ?? DEFAULT_RETAIN_CAP;
     this.diff = input.kind === "diff" ? new DiffLocator(input, retainCap) : null;
     this.text = input.kind === "text" ? new TextLocator(retainCap) : null;
@@ -63,7 +63,8 @@ export class StreamScanner {
   private scanBlock(block: Block, findings: Finding[]): void {
     const { bytes, base } = block;
     let hits: Hit[] = [];
-    scanBytes(bytes, 0, bytes.length, this.options, this.diff !== null, (h) => hits.push(h));
+    const layout = { diffLines: this.diff !== null, loIsLineStart: block.fresh === 0 };
+    scanBytes(bytes, 0, bytes.length, this.options, layout, (h) => hits.push(h));
     const key = (h: Hit) => `${base + h.offset}:${h.format}`;
     if (block.fresh > 0) hits = hits.filter((h) => !this.recent.has(key(h)));
     this.recent = new Set(hits.filter((h) => h.offset >= bytes.length - 2 * CUT_OVERLAP).map(key));
@@ -100,7 +101,11 @@ export class StreamScanner {
 }
 
 /** Scans one buffer. */
-export function scanBuffer(bytes: Uint8Array, input: ScanInput, options: Partial<DetectOptions> = {}): Finding[] {
+export function scanBuffer(
+  bytes: Uint8Array,
+  input: ScanInput,
+  options: Partial<DetectOptions> = {},
+): Finding[] {
   const scanner = new StreamScanner(input, options);
   return [...scanner.push(bytes), ...scanner.end()];
 }

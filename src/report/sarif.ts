@@ -54,7 +54,9 @@ export function sarifReporter(out: TextSink, toolVersion: string): Reporter {
                   id,
                   name: RULES[id].name,
                   shortDescription: { text: RULES[id].text },
-                  fullDescription: { text: `${RULES[id].text}. A leaked token grants its owner's access until revoked.` },
+                  fullDescription: {
+                    text: `${RULES[id].text}. A leaked token grants its owner's access until revoked.`,
+                  },
                   defaultConfiguration: { level: "error" },
                   properties: { tags: ["security", "secret"], "security-severity": "9.0" },
                 })),

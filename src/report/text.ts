@@ -12,6 +12,7 @@ export function textReporter(out: TextSink): Reporter {
       const commit = f.commit ? `  commit ${f.commit.slice(0, 12)}` : "";
       out.write(`${where}  ${what}  ${f.redacted}  sha256:${f.fingerprint.slice(0, 16)}${commit}\n`);
     },
-    end: () => out.write(count === 0 ? "no tokens found\n" : `${count} token${count === 1 ? "" : "s"} found\n`),
+    end: () =>
+      out.write(count === 0 ? "no tokens found\n" : `${count} token${count === 1 ? "" : "s"} found\n`),
   };
 }

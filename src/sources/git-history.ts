@@ -20,7 +20,16 @@ export class GitError extends Error {
 
 /** Arguments for `git log` that print each commit as `commit <sha>` followed by its patch. */
 export function gitLogArgs(options: GitHistoryOptions): string[] {
-  const args = ["-c", "core.quotePath=true", "log", "-p", "-M", "--no-color", "--no-ext-diff", "--format=commit %H"];
+  const args = [
+    "-c",
+    "core.quotePath=true",
+    "log",
+    "-p",
+    "-M",
+    "--no-color",
+    "--no-ext-diff",
+    "--format=commit %H",
+  ];
   if (options.binary !== false) args.push("--text");
   if (options.all) args.push("--all");
   else if (options.range) {

@@ -133,9 +133,12 @@ export interface MintAzdoOptions {
 export function mintAzdo(options: MintAzdoOptions = {}): string {
   const date = options.date ?? new Date();
   const yearIndex = date.getUTCFullYear() - 2024;
-  if (yearIndex < 0 || yearIndex > 63) throw new RangeError("the key format encodes only the years 2024 to 2087");
+  // Indexes 62 and 63 are "+" and "/", which the all-alphanumeric key cannot hold.
+  if (yearIndex < 0 || yearIndex > 61)
+    throw new RangeError("the key format encodes only the years 2024 to 2085");
   const providerReserved = options.providerReserved ?? "AAAA";
-  if (!/^[A-Za-z0-9]{4}$/.test(providerReserved)) throw new RangeError("providerReserved must be 4 base62 characters");
+  if (!/^[A-Za-z0-9]{4}$/.test(providerReserved))
+    throw new RangeError("providerReserved must be 4 base62 characters");
   let random = "";
   for (let i = 0; i < 52; i++) random += RANDOM_ALPHABET[randomInt(62)];
   const prefix =

@@ -16,7 +16,14 @@ export {
   parseAzdoLayout,
 } from "./azdo.js";
 export { fingerprint, redact } from "./fingerprint.js";
-export { decodeLegacy, LEGACY_LENGTH, type LegacyFields, type LegacyKind, mintLegacy, parseLegacy } from "./legacy.js";
+export {
+  decodeLegacy,
+  LEGACY_LENGTH,
+  type LegacyFields,
+  type LegacyKind,
+  mintLegacy,
+  parseLegacy,
+} from "./legacy.js";
 export { marvin32, marvin64 } from "./marvin.js";
 
 export type TokenFormat = "azdo-pat" | "azdo-pat-legacy";

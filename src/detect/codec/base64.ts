@@ -32,7 +32,8 @@ function rendering(alignment: number): Rendering {
   const text = encoded.slice(from, to);
   // Buffer.indexOf runs memchr on the needle's first byte, so start where that byte is rare in text.
   let needleAt = 0;
-  for (let k = 1; k <= text.length - 4; k++) if (commonness(text[k]) < commonness(text[needleAt])) needleAt = k;
+  for (let k = 1; k <= text.length - 4; k++)
+    if (commonness(text[k]) < commonness(text[needleAt])) needleAt = k;
   return {
     text: Buffer.from(text, "latin1"),
     needle: Buffer.from(text.slice(needleAt), "latin1"),
