@@ -1,0 +1,193 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fingerprint, mintAzdo, mintLegacy } from "../src/tokens/index.js";
+import { checkIndependently } from "./support/independent-formats.js";
+
+const CLI = path.resolve("dist/src/cli/main.js");
+
+function patrol(args: string[], options: { cwd?: string; input?: string } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", ...options });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function git(cwd: string, ...args: string[]): string {
+  return execFileSync("git", ["-c", "user.name=Test", "-c", "user.email=test@example.com", ...args], {
+    cwd,
+    encoding: "utf8",
+  }).trim();
+}
+
+describe("patrol token", () => {
+  it("mints tokens that an independent implementation of the formats validates, and agrees with it on every one", () => {
+    for (const flags of [[], ["--long"], ["--legacy"], ["--legacy", "--application"]]) {
+      const minted = patrol(["token", "mint", "--count", "150", ...flags]);
+      expect(minted.code).toBe(0);
+      const tokens = minted.stdout.trim().split("\n");
+      expect(tokens).toHaveLength(150);
+      expect(new Set(tokens).size).toBe(150);
+      // Corrupt every third token in one character so both verdicts are exercised.
+      const inputs = tokens.map((t, i) => (i % 3 === 0 ? `${t.slice(0, 20)}${t[20] === "a" ? "b" : "a"}${t.slice(21)}` : t));
+      const checked = patrol(["token", "check", "-", "--json"], { input: inputs.join("\n") });
+      expect(checked.code).toBe(1); // some are corrupted
+      const verdicts = checked.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(verdicts).toHaveLength(150);
+      inputs.forEach((token, i) => {
+        const independent = checkIndependently(token);
+        expect(verdicts[i].valid).toBe(independent.valid);
+        expect(verdicts[i].valid).toBe(i % 3 !== 0);
+        if (independent.valid) {
+          expect(verdicts[i].format).toBe(independent.format);
+          expect(verdicts[i].kind).toBe(independent.kind);
+          expect(verdicts[i].fingerprint).toBe(fingerprint(token));
+          if (independent.format === "azdo-pat") {
+            expect([verdicts[i].year, verdicts[i].month, verdicts[i].form]).toEqual([
+              independent.year,
+              independent.month,
+              independent.form,
+            ]);
+          }
+        }
+      });
+    }
+  });
+
+  it("checks one token with exit 0 or 1 and prints its fields", () => {
+    const token = mintAzdo();
+    const ok = patrol(["token", "check", token]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("valid: true");
+    expect(ok.stdout).toContain("provider: AZDO");
+    expect(patrol(["token", "check", "nope"]).code).toBe(1);
+    expect(patrol(["token", "mint", "--legacy", "--long"]).code).toBe(2);
+  });
+});
+
+describe("patrol scan", () => {
+  let repo: string;
+  let work: string;
+  const first = mintAzdo();
+  const second = mintLegacy();
+  const onBranch = mintAzdo({ long: true });
+  const inBinary = mintAzdo();
+  const commits: string[] = [];
+
+  beforeAll(() => {
+    work = mkdtempSync(path.join(tmpdir(), "patrol-cli-"));
+    repo = path.join(work, "repo");
+    mkdirSync(repo);
+    git(repo, "init", "-q", "-b", "main");
+    writeFileSync(path.join(repo, "a.txt"), `hello\nkey=${first}\n`);
+    git(repo, "add", ".");
+    git(repo, "commit", "-qm", "add a");
+    commits.push(git(repo, "rev-parse", "HEAD"));
+    git(repo, "mv", "a.txt", "b.txt");
+    writeFileSync(path.join(repo, "b.txt"), `hello\nkey=${first}\nurl=https://me:${second}@dev.azure.com/o\n`);
+    writeFileSync(path.join(repo, "blob.bin"), Buffer.concat([Buffer.from([0, 1, 2, 0]), Buffer.from(` ${inBinary} `)]));
+    git(repo, "add", ".");
+    git(repo, "commit", "-qm", "rename, add url and a binary");
+    commits.push(git(repo, "rev-parse", "HEAD"));
+    writeFileSync(path.join(repo, "b.txt"), "hello\n");
+    git(repo, "commit", "-qam", "remove the tokens");
+    commits.push(git(repo, "rev-parse", "HEAD"));
+    git(repo, "checkout", "-q", "-b", "side");
+    writeFileSync(path.join(repo, "side.txt"), `${onBranch}\n`);
+    git(repo, "add", ".");
+    git(repo, "commit", "-qm", "side");
+    git(repo, "checkout", "-q", "main");
+  });
+
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it("scans the current branch's history and prints JSONL with exactly the contract's keys", () => {
+    const r = patrol(["scan", repo, "--format", "jsonl"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(1);
+    const findings = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    for (const f of findings) {
+      expect(Object.keys(f)).toEqual([
+        "format",
+        "fingerprint",
+        "checksumValid",
+        "encoding",
+        "commit",
+        "path",
+        "line",
+        "column",
+        "redacted",
+      ]);
+    }
+    const brief = findings.map((f) => `${f.fingerprint.slice(0, 12)} ${f.encoding} ${f.commit} ${f.path}:${f.line}:${f.column}`);
+    expect(brief).toEqual([
+      `${fingerprint(second).slice(0, 12)} url ${commits[1]} b.txt:3:16`,
+      `${fingerprint(inBinary).slice(0, 12)} plain ${commits[1]} blob.bin:1:6`,
+      `${fingerprint(first).slice(0, 12)} plain ${commits[0]} a.txt:2:5`,
+    ]);
+    for (const token of [first, second, inBinary]) expect(r.stdout).not.toContain(token.slice(4, -4));
+  });
+
+  it("takes --range, --all and --no-binary", () => {
+    const range = patrol(["scan", repo, "--range", `${commits[0]}..main`, "--format", "jsonl"]);
+    expect(range.code).toBe(1);
+    expect(range.stdout.trim().split("\n")).toHaveLength(2);
+    const all = patrol(["scan", repo, "--all", "--format", "jsonl"]);
+    expect(all.stdout).toContain(fingerprint(onBranch));
+    expect(patrol(["scan", repo, "--format", "jsonl"]).stdout).not.toContain(fingerprint(onBranch));
+    const noBinary = patrol(["scan", repo, "--no-binary", "--format", "jsonl"]);
+    expect(noBinary.stdout).not.toContain(fingerprint(inBinary));
+    const clean = patrol(["scan", repo, "--range", `${commits[1]}..${commits[2]}`]);
+    expect(clean.code).toBe(0);
+    expect(clean.stdout).toBe("no tokens found\n");
+  });
+
+  it("scans a diff from stdin or a file, and files and directories", () => {
+    const diff = git(repo, "log", "-p", "--format=commit %H", "main");
+    const fromStdin = patrol(["scan", "--diff", "-", "--format", "jsonl"], { input: `${diff}\n` });
+    expect(fromStdin.code).toBe(1);
+    expect(fromStdin.stdout.trim().split("\n")).toHaveLength(2); // git log without --text skips the binary
+    const diffFile = path.join(work, "changes.diff");
+    writeFileSync(diffFile, `${diff}\n`);
+    expect(patrol(["scan", "--diff", diffFile, "--format", "jsonl"]).stdout).toBe(fromStdin.stdout);
+    git(repo, "checkout", "-q", commits[1]);
+    const files = patrol(["scan", "--files", repo, "--format", "jsonl"]);
+    git(repo, "checkout", "-q", "main");
+    const paths = files.stdout.trim().split("\n").map((l) => JSON.parse(l).path);
+    expect(paths.sort()).toEqual([path.join(repo, "b.txt"), path.join(repo, "b.txt"), path.join(repo, "blob.bin")]);
+  });
+
+  it("writes SARIF 2.1.0 that code scanning accepts", () => {
+    const r = patrol(["scan", repo, "--format", "sarif"]);
+    expect(r.code).toBe(1);
+    const sarif = JSON.parse(r.stdout);
+    expect(sarif.version).toBe("2.1.0");
+    expect(sarif.$schema).toMatch(/sarif-2\.1\.0/);
+    const run = sarif.runs[0];
+    expect(run.tool.driver.name).toBe("patrol");
+    expect(run.tool.driver.rules.map((r: { id: string }) => r.id)).toEqual(["azdo-pat", "azdo-pat-legacy"]);
+    expect(run.results).toHaveLength(3);
+    for (const result of run.results) {
+      expect(["azdo-pat", "azdo-pat-legacy"]).toContain(result.ruleId);
+      const loc = result.locations[0].physicalLocation;
+      expect(loc.artifactLocation.uri).toMatch(/^[\w.%-]+$/);
+      expect(loc.region.startLine).toBeGreaterThanOrEqual(1);
+      expect(loc.region.startColumn).toBeGreaterThanOrEqual(1);
+      expect(result.message.text).not.toContain(first.slice(4, -4));
+    }
+  });
+
+  it("exits 2 with a clear message on errors", () => {
+    const notRepo = patrol(["scan", work]);
+    expect(notRepo.code).toBe(2);
+    expect(notRepo.stderr).toMatch(/not a git repository/);
+    const badRange = patrol(["scan", repo, "--range", "nope..main"]);
+    expect(badRange.code).toBe(2);
+    expect(badRange.stderr).toMatch(/nope/);
+    expect(patrol(["scan", path.join(work, "missing")]).stderr).toMatch(/not a directory/);
+    expect(patrol(["scan", repo, "--format", "xml"]).code).toBe(2);
+    expect(patrol(["scan", "--diff", "-", "--files", "x"]).code).toBe(2);
+    expect(patrol(["scan", "--diff", path.join(work, "nope.diff")]).code).toBe(2);
+    expect(patrol(["frobnicate"]).code).toBe(2);
+  });
+});
