@@ -11,6 +11,8 @@ import { TextLocator } from "./text-lines.js";
 
 export type InputKind = "text" | "diff";
 
+const COALESCE_BYTES = 1024 * 1024;
+
 export interface ScanInput {
   /** "diff": only added lines count (unified diff, `git log -p`, or a GitHub `patch`). */
   kind: InputKind;
@@ -31,6 +33,8 @@ export class StreamScanner {
   private readonly diff: DiffLocator | null;
   private readonly text: TextLocator | null;
   private readonly options: DetectOptions;
+  private pending: Uint8Array[] = [];
+  private pendingLength = 0;
   /** Hits near the end of the last block, to drop their repeats in the next block's overlap. */
   private recent = new Set<string>();
 
@@ -46,12 +50,28 @@ export class StreamScanner {
     this.text = input.kind === "text" ? new TextLocator(retainCap) : null;
   }
 
+  /**
+   * Takes the next chunk. The scanner may keep views of it until later pushes: don't reuse its memory.
+   * Small chunks (a pipe gives 64 KiB) are gathered into ~1 MiB blocks first, so per-block work is amortised.
+   */
   push(chunk: Uint8Array): Finding[] {
-    return this.process(this.splitter.push(chunk));
+    if (chunk.length >= COALESCE_BYTES && this.pendingLength === 0) return this.process(this.splitter.push(chunk));
+    this.pending.push(chunk);
+    this.pendingLength += chunk.length;
+    if (this.pendingLength < COALESCE_BYTES) return [];
+    return this.process(this.splitter.push(this.takePending()));
   }
 
   end(): Finding[] {
-    return this.process(this.splitter.end());
+    const findings = this.pendingLength > 0 ? this.process(this.splitter.push(this.takePending())) : [];
+    return findings.concat(this.process(this.splitter.end()));
+  }
+
+  private takePending(): Uint8Array {
+    const joined = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
+    this.pending = [];
+    this.pendingLength = 0;
+    return joined;
   }
 
   private process(blocks: Block[]): Finding[] {

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Makes sure the programs patrol and its tests run need are on PATH: git, and redis-server (patrol starts a
+# private one when REDIS_URL is unset). Installs missing ones with apt-get when it can (root or
+# password-less sudo); otherwise says what to install and fails.
+set -euo pipefail
+
+missing=()
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+for extra in "$@"; do
+  command -v "${extra%%=*}" >/dev/null 2>&1 || missing+=("${extra#*=}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo=(sudo -n)
+  else
+    echo "patrol: missing ${missing[*]}; install them (apt-get install ${missing[*]}) and try again" >&2
+    exit 1
+  fi
+  echo "patrol: installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 ||
+    { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null; }
+  exit 0
+fi
+echo "patrol: missing ${missing[*]}; install them with your package manager and try again" >&2
+exit 1
