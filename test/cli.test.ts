@@ -29,10 +29,15 @@ describe("patrol token", () => {
       expect(tokens).toHaveLength(150);
       expect(new Set(tokens).size).toBe(150);
       // Corrupt every third token in one character so both verdicts are exercised.
-      const inputs = tokens.map((t, i) => (i % 3 === 0 ? `${t.slice(0, 20)}${t[20] === "a" ? "b" : "a"}${t.slice(21)}` : t));
+      const inputs = tokens.map((t, i) =>
+        i % 3 === 0 ? `${t.slice(0, 20)}${t[20] === "a" ? "b" : "a"}${t.slice(21)}` : t,
+      );
       const checked = patrol(["token", "check", "-", "--json"], { input: inputs.join("\n") });
       expect(checked.code).toBe(1); // some are corrupted
-      const verdicts = checked.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      const verdicts = checked.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       expect(verdicts).toHaveLength(150);
       inputs.forEach((token, i) => {
         const independent = checkIndependently(token);
@@ -84,8 +89,14 @@ describe("patrol scan", () => {
     git(repo, "commit", "-qm", "add a");
     commits.push(git(repo, "rev-parse", "HEAD"));
     git(repo, "mv", "a.txt", "b.txt");
-    writeFileSync(path.join(repo, "b.txt"), `hello\nkey=${first}\nurl=https://me:${second}@dev.azure.com/o\n`);
-    writeFileSync(path.join(repo, "blob.bin"), Buffer.concat([Buffer.from([0, 1, 2, 0]), Buffer.from(` ${inBinary} `)]));
+    writeFileSync(
+      path.join(repo, "b.txt"),
+      `hello\nkey=${first}\nurl=https://me:${second}@dev.azure.com/o\n`,
+    );
+    writeFileSync(
+      path.join(repo, "blob.bin"),
+      Buffer.concat([Buffer.from([0, 1, 2, 0]), Buffer.from(` ${inBinary} `)]),
+    );
     git(repo, "add", ".");
     git(repo, "commit", "-qm", "rename, add url and a binary");
     commits.push(git(repo, "rev-parse", "HEAD"));
@@ -105,7 +116,10 @@ describe("patrol scan", () => {
     const r = patrol(["scan", repo, "--format", "jsonl"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(1);
-    const findings = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const findings = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     for (const f of findings) {
       expect(Object.keys(f)).toEqual([
         "format",
@@ -119,7 +133,9 @@ describe("patrol scan", () => {
         "redacted",
       ]);
     }
-    const brief = findings.map((f) => `${f.fingerprint.slice(0, 12)} ${f.encoding} ${f.commit} ${f.path}:${f.line}:${f.column}`);
+    const brief = findings.map(
+      (f) => `${f.fingerprint.slice(0, 12)} ${f.encoding} ${f.commit} ${f.path}:${f.line}:${f.column}`,
+    );
     expect(brief).toEqual([
       `${fingerprint(second).slice(0, 12)} url ${commits[1]} b.txt:3:16`,
       `${fingerprint(inBinary).slice(0, 12)} plain ${commits[1]} blob.bin:1:6`,
@@ -153,8 +169,15 @@ describe("patrol scan", () => {
     git(repo, "checkout", "-q", commits[1]);
     const files = patrol(["scan", "--files", repo, "--format", "jsonl"]);
     git(repo, "checkout", "-q", "main");
-    const paths = files.stdout.trim().split("\n").map((l) => JSON.parse(l).path);
-    expect(paths.sort()).toEqual([path.join(repo, "b.txt"), path.join(repo, "b.txt"), path.join(repo, "blob.bin")]);
+    const paths = files.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).path);
+    expect(paths.sort()).toEqual([
+      path.join(repo, "b.txt"),
+      path.join(repo, "b.txt"),
+      path.join(repo, "blob.bin"),
+    ]);
   });
 
   it("writes SARIF 2.1.0 that code scanning accepts", () => {

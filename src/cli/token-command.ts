@@ -25,7 +25,8 @@ function mint(argv: string[], io: CliIo): number {
     },
   });
   const count = Number(values.count);
-  if (!Number.isInteger(count) || count < 1 || count > 100_000) throw new UsageError("--count must be 1 to 100000");
+  if (!Number.isInteger(count) || count < 1 || count > 100_000)
+    throw new UsageError("--count must be 1 to 100000");
   if (values.legacy && values.long) throw new UsageError("--long applies to the 84-character format only");
   if (values.application && !values.legacy)
     throw new UsageError("--application applies to --legacy tokens only");

@@ -55,7 +55,8 @@ export class StreamScanner {
    * Small chunks (a pipe gives 64 KiB) are gathered into ~1 MiB blocks first, so per-block work is amortised.
    */
   push(chunk: Uint8Array): Finding[] {
-    if (chunk.length >= COALESCE_BYTES && this.pendingLength === 0) return this.process(this.splitter.push(chunk));
+    if (chunk.length >= COALESCE_BYTES && this.pendingLength === 0)
+      return this.process(this.splitter.push(chunk));
     this.pending.push(chunk);
     this.pendingLength += chunk.length;
     if (this.pendingLength < COALESCE_BYTES) return [];
@@ -68,7 +69,8 @@ export class StreamScanner {
   }
 
   private takePending(): Uint8Array {
-    const joined = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
+    const joined =
+      this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
     this.pending = [];
     this.pendingLength = 0;
     return joined;
