@@ -17,6 +17,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   HOST: z.string().default("127.0.0.1"),
   PORT: port(3000),
+  TRUST_PROXY: optionalString,
   PATROL_DATA_DIR: z.string().default("./data"),
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
@@ -34,7 +35,12 @@ export type Env = z.input<typeof schema>;
 export interface Config {
   env: "development" | "production" | "test";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-  http: { host: string; port: number };
+  http: {
+    host: string;
+    port: number;
+    /** Fastify's trustProxy: false, true (any), or a comma-separated list of proxy addresses/CIDRs. */
+    trustProxy: boolean | string;
+  };
   dataDir: string;
   /** Postgres connection string; undefined means the embedded PGlite under `dataDir`. */
   databaseUrl: string | undefined;
@@ -53,6 +59,11 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+function parseTrustProxy(value: string | undefined): boolean | string {
+  if (value === undefined || value === "false") return false;
+  return value === "true" ? true : value;
+}
+
 /** Reads and checks the configuration; throws ConfigError with every problem listed. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = schema.safeParse(env);
@@ -64,7 +75,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const config: Config = {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
-    http: { host: e.HOST, port: e.PORT },
+    http: { host: e.HOST, port: e.PORT, trustProxy: parseTrustProxy(e.TRUST_PROXY) },
     dataDir: path.resolve(e.PATROL_DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

@@ -1,15 +1,24 @@
 /** The `patrol` command: parses the first word and hands the rest to that command. */
+import { ConfigError } from "../config.js";
 import { GitError } from "../sources/index.js";
 import { VERSION } from "../version.js";
+import { ISSUER_COMMANDS, ISSUER_USAGE, runIssuerCommand } from "./issuer-commands.js";
 import { runScan, SCAN_USAGE } from "./scan-command.js";
+import { runServe } from "./serve-command.js";
 import { runToken, TOKEN_USAGE } from "./token-command.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
 const USAGE = `patrol ${VERSION} — finds leaked Azure DevOps personal access tokens and revokes them
 
+Service:
+  patrol start      the HTTP API (issuing store, health) — configured by environment variables, see README
+  patrol web        the same (the pipeline's workers will run separately as \`patrol worker\`)
+
 ${SCAN_USAGE}
 
-${TOKEN_USAGE}`;
+${TOKEN_USAGE}
+
+${ISSUER_USAGE}`;
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -19,6 +28,9 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await runScan(rest, io);
       case "token":
         return await runToken(rest, io);
+      case "start":
+      case "web":
+        return await runServe(command, rest, io);
       case "--version":
       case "version":
         io.stdout.write(`${VERSION}\n`);
@@ -30,6 +42,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
+        if ((ISSUER_COMMANDS as readonly string[]).includes(command)) return await runIssuerCommand(argv, io);
         throw new UsageError(`unknown command: ${command}`);
     }
   } catch (err) {
@@ -37,7 +50,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`patrol: ${(err as Error).message}\n\n${USAGE}\n`);
       return 2;
     }
-    const message = err instanceof GitError ? `git: ${err.message}` : (err as Error).message;
+    const message =
+      err instanceof GitError
+        ? `git: ${err.message}`
+        : err instanceof ConfigError
+          ? err.message
+          : (err as Error).message;
     io.stderr.write(`patrol: error: ${message}\n`);
     return 2;
   }

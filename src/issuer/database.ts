@@ -9,10 +9,17 @@ import pg from "pg";
 
 /** Something that runs SQL: the database itself or one transaction on it. */
 export interface Queryable {
-  /** One statement with `$n` parameters. */
-  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  /**
+   * One statement with `$n` parameters. `options.name` makes it a prepared statement on Postgres (planned once
+   * per connection): for hot queries only, and one name per SQL text.
+   */
+  query<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<{ rows: T[] }>;
   /** Several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
+}
+
+export interface QueryOptions {
+  name?: string;
 }
 
 export interface Database extends Queryable {
@@ -47,8 +54,8 @@ function openPostgres(databaseUrl: string, max: number): Database {
   // An idle client that loses its connection emits here; without a listener it would crash the process.
   pool.on("error", () => {});
   const over = (client: pg.Pool | pg.PoolClient): Queryable => ({
-    async query<T>(sql: string, params?: unknown[]) {
-      const result = await client.query(sql, params);
+    async query<T>(sql: string, params?: unknown[], options?: QueryOptions) {
+      const result = await client.query({ text: sql, values: params, name: options?.name });
       return { rows: result.rows as T[] };
     },
     async exec(sql: string) {
@@ -81,6 +88,7 @@ function openPostgres(databaseUrl: string, max: number): Database {
 async function openPglite(dataDir: string | undefined): Promise<Database> {
   const db = dataDir === undefined ? await PGlite.create() : await PGlite.create(dataDir);
   const over = (target: Pick<PGlite, "query" | "exec">): Queryable => ({
+    // PGlite is one in-process connection; statement names are a Postgres network-protocol matter.
     async query<T>(sql: string, params?: unknown[]) {
       const result = await target.query<T>(sql, params as unknown[] | undefined);
       return { rows: result.rows };

@@ -1,0 +1,139 @@
+/**
+ * Who is calling the lifecycle and admin API: an administrator holding the admin API key, or a user signed in
+ * with the tenant's OpenID Connect provider (a bearer JWT). Never a PAT.
+ *
+ * OIDC mapping: the JWT must verify against the tenant's JWKS (or the service default) with the tenant's issuer
+ * and audience. The user is found by `sub` among the tenant's users; failing that, by the `email` claim
+ * (then `preferred_username`, `upn`) when the provider has not marked it unverified and the user has no other
+ * subject bound. The first sign-in by email binds `sub` to the user, so a later change of email at the
+ * provider cannot move the account.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from "jose";
+import { findUserByEmail, findUserBySubject, recordSignIn } from "./directory.js";
+import { forbidden, unauthenticated } from "./errors.js";
+import type { Actor, StoreContext, Tenant } from "./model.js";
+
+const JWT_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+];
+export const ADMIN_KEY_HEADER = "x-patrol-admin-key";
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value, "utf8").digest();
+}
+
+/** Constant-time comparison (of fixed-length digests, so the length of the key does not leak either). */
+export function adminKeyMatches(presented: string, adminKey: string | undefined): boolean {
+  if (adminKey === undefined) return false;
+  return timingSafeEqual(digest(presented), digest(adminKey));
+}
+
+export interface CallerHeaders {
+  authorization?: string | undefined;
+  adminKey?: string | undefined;
+}
+
+export class CallerAuthenticator {
+  private readonly jwksByUrl = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly adminKey: string | undefined,
+  ) {}
+
+  /**
+   * Authenticates the caller. `tenant` is the tenant the request is about (from its organization or path);
+   * OIDC needs it to know which provider to trust. Throws 401 (no valid credentials) or 403 (valid, but
+   * not a usable user of this tenant).
+   */
+  async authenticate(headers: CallerHeaders, tenant: Tenant | null): Promise<Actor> {
+    if (headers.adminKey !== undefined) {
+      if (adminKeyMatches(headers.adminKey, this.adminKey))
+        return { kind: "admin", name: "administrator (API key)" };
+      throw unauthenticated("the admin API key is not valid");
+    }
+    const authorization = headers.authorization?.trim();
+    if (!authorization) throw unauthenticated("sign in: send an OIDC bearer token or the admin API key");
+    const [scheme, ...rest] = authorization.split(/\s+/);
+    const credential = rest.join(" ");
+    if (scheme.toLowerCase() === "basic") {
+      throw unauthenticated("PATs cannot manage PATs or policies: sign in with your identity provider");
+    }
+    if (scheme.toLowerCase() !== "bearer" || credential === "") {
+      throw unauthenticated("unsupported Authorization scheme: use Bearer");
+    }
+    if (adminKeyMatches(credential, this.adminKey)) return { kind: "admin", name: "administrator (API key)" };
+    if (credential.split(".").length !== 3) throw unauthenticated("the bearer token is not a valid JWT");
+    if (tenant === null) throw unauthenticated("this endpoint takes the admin API key only");
+    return this.signInWithOidc(credential, tenant);
+  }
+
+  private jwks(url: string) {
+    let jwks = this.jwksByUrl.get(url);
+    if (!jwks) {
+      // jose caches the key set and refetches it (rate-limited) when a token names an unknown key id.
+      jwks = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      this.jwksByUrl.set(url, jwks);
+    }
+    return jwks;
+  }
+
+  private async signInWithOidc(jwt: string, tenant: Tenant): Promise<Actor> {
+    const issuer = tenant.oidc.issuer ?? this.ctx.oidcDefaults.issuer;
+    const audience = tenant.oidc.audience ?? this.ctx.oidcDefaults.audience;
+    const jwksUrl = tenant.oidc.jwksUrl ?? this.ctx.oidcDefaults.jwksUrl;
+    if (!issuer || !audience || !jwksUrl) {
+      throw unauthenticated(`OIDC sign-in is not configured for tenant ${tenant.name}`);
+    }
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(jwt, this.jwks(jwksUrl), {
+        issuer,
+        audience,
+        algorithms: JWT_ALGORITHMS,
+        requiredClaims: ["sub", "exp"],
+        clockTolerance: 30,
+      }));
+    } catch (error) {
+      this.ctx.logger.info({ tenant: tenant.name, reason: describeJoseError(error) }, "OIDC token rejected");
+      throw unauthenticated(`the bearer token was rejected: ${describeJoseError(error)}`);
+    }
+    const subject = claims.sub as string;
+    let user = await findUserBySubject(this.ctx.db, tenant.id, subject);
+    if (!user) {
+      const email = [claims.email, claims.preferred_username, claims.upn].find(
+        (c): c is string => typeof c === "string" && c.includes("@"),
+      );
+      const byEmail =
+        email !== undefined && claims.email_verified !== false
+          ? await findUserByEmail(this.ctx.db, tenant.id, email)
+          : null;
+      if (byEmail && byEmail.subject === null) user = byEmail;
+    }
+    if (!user) throw forbidden(`you are not a user of tenant ${tenant.name}`, "accessDenied");
+    if (user.status !== "active") throw forbidden("your user is disabled", "accessDenied");
+    user = await recordSignIn(this.ctx.db, user, subject);
+    return { kind: "user", user };
+  }
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return "it has expired";
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim ${error.claim} is not valid`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "its signature does not verify";
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return "no key in the JWKS matches it";
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return "its algorithm is not allowed";
+  if (error instanceof joseErrors.JWKSTimeout) return "the JWKS endpoint did not answer in time";
+  if (error instanceof joseErrors.JOSEError) return error.code;
+  return "the JWKS could not be fetched";
+}

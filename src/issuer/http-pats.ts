@@ -1,0 +1,247 @@
+/**
+ * The PAT lifecycle API, shaped like Azure DevOps `/{organization}/_apis/tokens/pats?api-version=7.1-preview.1`.
+ * Callers authenticate with an OIDC bearer token or the admin API key, never with a PAT.
+ */
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import { emailSchema } from "./directory.js";
+import type { PatTokenError } from "./errors.js";
+import { apiVersionSchema, type IssuerHttpContext, parseRequest, routeDocs } from "./http-context.js";
+import type { Pat } from "./model.js";
+
+const organizationParams = z.object({ organization: z.string().min(1).max(100) });
+
+const FIELD_ERRORS: Record<string, PatTokenError> = {
+  displayName: "invalidDisplayName",
+  scope: "invalidScope",
+  validTo: "invalidValidTo",
+  allOrgs: "invalidTargetAccounts",
+  authorizationId: "invalidAuthorizationId",
+  regenerate: "invalidToken",
+};
+
+const validToSchema = z.iso.datetime({
+  offset: true,
+  error: "validTo must be an ISO 8601 date-time with a time zone",
+});
+
+const createBody = z.object({
+  displayName: z.string({ error: "displayName must be a string" }).optional(),
+  scope: z.string({ error: "scope must be a string of space-separated scopes" }),
+  validTo: validToSchema.nullable().optional(),
+  allOrgs: z.boolean({ error: "allOrgs must be true or false" }).optional(),
+});
+
+const updateBody = z.object({
+  authorizationId: z.uuid({ error: "authorizationId must be a GUID" }),
+  displayName: z.string({ error: "displayName must be a string" }).optional(),
+  scope: z.string({ error: "scope must be a string of space-separated scopes" }).optional(),
+  validTo: validToSchema.nullable().optional(),
+  allOrgs: z.boolean({ error: "allOrgs must be true or false" }).optional(),
+  /** patrol extension: mint a new secret for the same authorization id. */
+  regenerate: z.boolean({ error: "regenerate must be true or false" }).optional(),
+});
+
+const listQuery = z.object({
+  "api-version": apiVersionSchema,
+  authorizationId: z.uuid({ error: "authorizationId must be a GUID" }).optional(),
+  displayFilterOption: z.enum(["active", "revoked", "expired", "all"]).optional(),
+  sortByOption: z.enum(["displayName", "displayDate", "status"]).optional(),
+  isSortAscending: z.enum(["true", "false"]).optional(),
+  continuationToken: z.string().max(2048).optional(),
+  $top: z
+    .string()
+    .regex(/^\d{1,4}$/, "$top must be a number from 1 to 1000")
+    .optional(),
+  /** patrol extension for administrators: another user's PATs. */
+  user: emailSchema.optional(),
+});
+
+const createQuery = z.object({
+  "api-version": apiVersionSchema,
+  /** patrol extension for administrators: the user the PAT is for. */
+  user: emailSchema.optional(),
+});
+
+const versionQuery = z.object({ "api-version": apiVersionSchema });
+const deleteQuery = z.object({
+  "api-version": apiVersionSchema,
+  authorizationId: z.uuid({ error: "authorizationId must be a GUID" }),
+});
+
+const patTokenSchema = z.object({
+  authorizationId: z.uuid(),
+  displayName: z.string(),
+  scope: z.string(),
+  targetAccounts: z.array(z.uuid()).nullable(),
+  validFrom: z.string(),
+  validTo: z.string(),
+  token: z.string().nullable(),
+});
+const patTokenResultSchema = z.object({ patToken: patTokenSchema, patTokenError: z.string() });
+const pagedPatTokensSchema = z.object({
+  continuationToken: z.string().nullable(),
+  patTokens: z.array(patTokenSchema),
+});
+
+/** The Azure DevOps PatToken shape. `token` is set only in the answer that created or regenerated it. */
+export function patTokenView(pat: Pat, token: string | null = null) {
+  return {
+    authorizationId: pat.authorizationId,
+    displayName: pat.displayName,
+    scope: pat.scope,
+    targetAccounts: pat.allOrgs ? null : [pat.organizationId],
+    validFrom: pat.validFrom.toISOString(),
+    validTo: pat.validTo.toISOString(),
+    token,
+  };
+}
+
+/** The caller's correlation id (Azure DevOps clients send X-TFS-Session), else Fastify's request id. */
+export const correlationId = (request: FastifyRequest) => {
+  const header = request.headers["x-tfs-session"] ?? request.headers["x-correlation-id"];
+  const value = Array.isArray(header) ? header[0] : header;
+  return value && value.length <= 128 ? value : request.id;
+};
+
+export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext): void {
+  const url = "/:organization/_apis/tokens/pats";
+  const security: ("oidc" | "adminKey" | "adminKeyHeader")[] = ["oidc", "adminKey", "adminKeyHeader"];
+
+  app.post(
+    url,
+    {
+      schema: routeDocs({
+        summary: "Create a PAT (the token appears only in this answer)",
+        tags: ["PATs"],
+        params: organizationParams,
+        querystring: createQuery,
+        body: createBody,
+        response: { 200: patTokenResultSchema },
+        security,
+      }),
+    },
+    async (request) => {
+      const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
+      const query = parseRequest(createQuery, request.query, "query");
+      const organization = await http.organization(orgName);
+      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      const body = parseRequest(createBody, request.body, "body", FIELD_ERRORS);
+      const { pat, token } = await http.store.createPat({
+        organization: organization.name,
+        owner: query.user,
+        displayName: body.displayName,
+        scope: body.scope,
+        validTo: body.validTo,
+        allOrgs: body.allOrgs,
+        actor,
+        correlationId: correlationId(request),
+        ipAddress: request.ip,
+      });
+      return { patToken: patTokenView(pat, token), patTokenError: "none" };
+    },
+  );
+
+  app.get(
+    url,
+    {
+      schema: routeDocs({
+        summary: "List the caller's PATs (paged), or get one with ?authorizationId=",
+        tags: ["PATs"],
+        params: organizationParams,
+        querystring: listQuery,
+        response: { 200: z.union([pagedPatTokensSchema, patTokenResultSchema]) },
+        security,
+      }),
+    },
+    async (request) => {
+      const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
+      const query = parseRequest(listQuery, request.query, "query", FIELD_ERRORS);
+      const organization = await http.organization(orgName);
+      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      if (query.authorizationId) {
+        const pat = await http.store.getPat({
+          organization: organization.name,
+          authorizationId: query.authorizationId,
+          actor,
+        });
+        return { patToken: patTokenView(pat), patTokenError: "none" };
+      }
+      const page = await http.store.listPats({
+        organization: organization.name,
+        actor,
+        owner: query.user,
+        filter: query.displayFilterOption,
+        sortBy: query.sortByOption,
+        ascending: query.isSortAscending === undefined ? undefined : query.isSortAscending === "true",
+        top: query.$top === undefined ? undefined : Number(query.$top),
+        continuationToken: query.continuationToken,
+      });
+      return { continuationToken: page.continuationToken, patTokens: page.pats.map((p) => patTokenView(p)) };
+    },
+  );
+
+  app.put(
+    url,
+    {
+      schema: routeDocs({
+        summary:
+          "Update a PAT: rename, rescope, renew validTo, widen or narrow to all organizations, regenerate",
+        tags: ["PATs"],
+        params: organizationParams,
+        querystring: versionQuery,
+        body: updateBody,
+        response: { 200: patTokenResultSchema },
+        security,
+      }),
+    },
+    async (request) => {
+      const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
+      parseRequest(versionQuery, request.query, "query");
+      const organization = await http.organization(orgName);
+      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      const body = parseRequest(updateBody, request.body, "body", FIELD_ERRORS);
+      const { pat, token } = await http.store.updatePat({
+        organization: organization.name,
+        authorizationId: body.authorizationId,
+        displayName: body.displayName,
+        scope: body.scope,
+        validTo: body.validTo,
+        allOrgs: body.allOrgs,
+        regenerate: body.regenerate,
+        actor,
+        correlationId: correlationId(request),
+        ipAddress: request.ip,
+      });
+      return { patToken: patTokenView(pat, token), patTokenError: "none" };
+    },
+  );
+
+  app.delete(
+    url,
+    {
+      schema: routeDocs({
+        summary: "Revoke a PAT (its owner, or an administrator for anyone's)",
+        tags: ["PATs"],
+        params: organizationParams,
+        querystring: deleteQuery,
+        response: { 200: { description: "Revoked (empty body)" } },
+        security,
+      }),
+    },
+    async (request, reply) => {
+      const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
+      const query = parseRequest(deleteQuery, request.query, "query", FIELD_ERRORS);
+      const organization = await http.organization(orgName);
+      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      await http.store.revokePat({
+        organization: organization.name,
+        authorizationId: query.authorizationId,
+        actor,
+        correlationId: correlationId(request),
+        ipAddress: request.ip,
+      });
+      return reply.code(200).send();
+    },
+  );
+}

@@ -1,0 +1,353 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type IssuedPat, IssuerError } from "../../src/issuer/index.js";
+import { fingerprint, mintAzdo } from "../../src/tokens/index.js";
+import {
+  ADMIN,
+  asUser,
+  inDays,
+  openTestIssuer,
+  seedTenant,
+  type TestIssuer,
+  type TestTenant,
+} from "../support/issuer.js";
+
+let issuer: TestIssuer;
+let t: TestTenant;
+
+beforeAll(async () => {
+  issuer = await openTestIssuer();
+  t = await seedTenant(issuer.store);
+});
+afterAll(async () => {
+  await issuer.close();
+});
+
+/** Counts the statements the store sends, to prove a lookup is one query. */
+function countQueries() {
+  const db = issuer.store.db;
+  const original = db.query.bind(db);
+  let count = 0;
+  (db as { query: typeof db.query }).query = (sql, params, options) => {
+    count++;
+    return original(sql, params, options);
+  };
+  return {
+    get count() {
+      return count;
+    },
+    restore() {
+      (db as { query: typeof db.query }).query = original;
+    },
+  };
+}
+
+describe("findByFingerprints", () => {
+  it("finds many PATs with owner, organization and tenant in one query, ignoring unknown fingerprints", async () => {
+    const issued: IssuedPat[] = [];
+    for (let i = 0; i < 3; i++) {
+      issued.push(
+        await issuer.store.createPat({
+          organization: t.org.name,
+          displayName: `leakable ${i}`,
+          scope: "vso.code",
+          validTo: inDays(issuer, 10),
+          actor: asUser(i === 2 ? t.bob : t.alice),
+        }),
+      );
+    }
+    const unknown = fingerprint(mintAzdo());
+    const probe = countQueries();
+    const matches = await issuer.store.findByFingerprints([
+      ...issued.map((p) => fingerprint(p.token).toUpperCase()),
+      unknown,
+      fingerprint(issued[0].token),
+    ]);
+    probe.restore();
+    expect(probe.count).toBe(1);
+    expect(matches).toHaveLength(3);
+    const first = matches.find((m) => m.authorizationId === issued[0].pat.authorizationId);
+    expect(first).toMatchObject({
+      fingerprint: fingerprint(issued[0].token),
+      displayName: "leakable 0",
+      scope: "vso.code",
+      format: "azdo-pat",
+      status: "active",
+      allOrgs: false,
+      owner: { id: t.alice.id, email: "alice@example.com", displayName: "Alice A", status: "active" },
+      organization: { id: t.org.id, name: t.org.name },
+      tenant: { id: t.tenant.id, name: t.tenant.name, autoRevokeLeakedPats: true },
+      autoRevokeExempt: false,
+      shouldAutoRevoke: true,
+    });
+    expect(await issuer.store.findByFingerprints([])).toEqual([]);
+    await expect(issuer.store.findByFingerprints(["not-hex"])).rejects.toBeInstanceOf(IssuerError);
+  });
+
+  it("reports the tenant's auto-revoke policy and the owner's exemption", async () => {
+    const s = await seedTenant(issuer.store);
+    const alices = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "a",
+      scope: "vso.code",
+      actor: asUser(s.alice),
+    });
+    const bobs = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "b",
+      scope: "vso.code",
+      actor: asUser(s.bob),
+    });
+    await issuer.store.setUserGroups(s.tenant.name, "bob@example.com", ["break-glass"]);
+    await issuer.store.setAllowlist(
+      { tenant: s.tenant.name, policy: "autoRevokeLeakedPats" },
+      { groups: ["break-glass"] },
+      ADMIN,
+    );
+    let matches = await issuer.store.findByFingerprints([fingerprint(alices.token), fingerprint(bobs.token)]);
+    const byOwner = (email: string) => matches.find((m) => m.owner.email === email);
+    expect(byOwner("alice@example.com")).toMatchObject({ autoRevokeExempt: false, shouldAutoRevoke: true });
+    expect(byOwner("bob@example.com")).toMatchObject({ autoRevokeExempt: true, shouldAutoRevoke: false });
+
+    await issuer.store.setTenantPolicies(s.tenant.name, { autoRevokeLeakedPats: false }, ADMIN);
+    matches = await issuer.store.findByFingerprints([fingerprint(alices.token), fingerprint(bobs.token)]);
+    expect(byOwner("alice@example.com")).toMatchObject({
+      tenant: { autoRevokeLeakedPats: false },
+      shouldAutoRevoke: false,
+    });
+  });
+
+  it("reports expired and revoked PATs with their status", async () => {
+    const s = await seedTenant(issuer.store);
+    const expiring = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "e",
+      scope: "vso.code",
+      validTo: inDays(issuer, 1),
+      actor: asUser(s.alice),
+    });
+    issuer.clock.advance(2 * 86_400_000);
+    const [match] = await issuer.store.findByFingerprints([fingerprint(expiring.token)]);
+    expect(match.status).toBe("expired");
+  });
+});
+
+describe("systemRevoke", () => {
+  it("revokes once, records Token.PatSystemRevokeEvent once, and a second call changes nothing", async () => {
+    const { pat, token } = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "leaked one",
+      scope: "vso.code",
+      actor: asUser(t.alice),
+    });
+    const first = await issuer.store.systemRevoke(
+      pat.authorizationId,
+      "leaked in a public repository",
+      "corr-1",
+    );
+    expect(first.revoked).toBe(true);
+    expect(first.pat.status).toBe("revoked");
+    expect(first.pat.revokedBy).toBe("system");
+    expect(first.pat.revokeReason).toBe("leaked in a public repository");
+    expect(await issuer.store.authenticatePat(token)).toEqual({ ok: false, reason: "revoked" });
+
+    const { rows: before } = await issuer.store.db.query<{ updated_at: Date }>(
+      "SELECT updated_at FROM pats WHERE authorization_id = $1",
+      [pat.authorizationId],
+    );
+    const second = await issuer.store.systemRevoke(pat.authorizationId, "leaked again", "corr-2");
+    expect(second.revoked).toBe(false);
+    expect(second.pat.revokeReason).toBe("leaked in a public repository");
+    const { rows: after } = await issuer.store.db.query<{ updated_at: Date }>(
+      "SELECT updated_at FROM pats WHERE authorization_id = $1",
+      [pat.authorizationId],
+    );
+    expect(after[0].updated_at.getTime()).toBe(before[0].updated_at.getTime());
+
+    const { rows } = await issuer.store.db.query<{
+      category: string;
+      area: string;
+      actor_kind: string;
+      correlation_id: string;
+    }>(
+      `SELECT category, area, actor_kind, correlation_id FROM audit_events
+       WHERE action_id = 'Token.PatSystemRevokeEvent' AND data ->> 'authorizationId' = $1`,
+      [pat.authorizationId],
+    );
+    expect(rows).toEqual([
+      { category: "Remove", area: "Token", actor_kind: "system", correlation_id: "corr-1" },
+    ]);
+  });
+
+  it("is safe when called concurrently", async () => {
+    const { pat } = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "race",
+      scope: "vso.code",
+      actor: asUser(t.alice),
+    });
+    const results = await Promise.all([
+      issuer.store.systemRevoke(pat.authorizationId, "leak", "c1"),
+      issuer.store.systemRevoke(pat.authorizationId, "leak", "c2"),
+      issuer.store.systemRevoke(pat.authorizationId, "leak", "c3"),
+    ]);
+    expect(results.filter((r) => r.revoked)).toHaveLength(1);
+    const { rows } = await issuer.store.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM audit_events WHERE action_id = 'Token.PatSystemRevokeEvent' AND data ->> 'authorizationId' = $1",
+      [pat.authorizationId],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it("does not touch an expired PAT, and rejects unknown ids and empty reasons", async () => {
+    const s = await seedTenant(issuer.store);
+    const { pat } = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "old",
+      scope: "vso.code",
+      validTo: inDays(issuer, 1),
+      actor: asUser(s.alice),
+    });
+    issuer.clock.advance(2 * 86_400_000);
+    await issuer.store.expireDuePats();
+    const result = await issuer.store.systemRevoke(pat.authorizationId, "leak", null);
+    expect(result).toMatchObject({ revoked: false, pat: { status: "expired" } });
+    await expect(
+      issuer.store.systemRevoke("4b1d0d5e-8a35-4a53-9a43-2d3c9e6f0a11", "leak", null),
+    ).rejects.toMatchObject({
+      kind: "notFound",
+    });
+    await expect(issuer.store.systemRevoke(pat.authorizationId, "  ", null)).rejects.toMatchObject({
+      kind: "invalid",
+    });
+  });
+});
+
+describe("recordPublicDiscovery", () => {
+  it("writes Token.PatPublicDiscoveryEvent with the location and never the token, once per location", async () => {
+    const { pat, token } = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "Deploy key",
+      scope: "vso.code",
+      actor: asUser(t.alice),
+    });
+    const location = {
+      authorizationId: pat.authorizationId,
+      repositoryUrl: "https://github.com/acme/app",
+      commit: "0123456789abcdef0123456789abcdef01234567",
+      path: "config/settings.json",
+      line: 12,
+      correlationId: "delivery-1",
+    };
+    expect(await issuer.store.recordPublicDiscovery(location)).toEqual({ recorded: true });
+    expect(
+      await issuer.store.recordPublicDiscovery({ ...location, correlationId: "delivery-1-retry" }),
+    ).toEqual({ recorded: false });
+    expect(await issuer.store.recordPublicDiscovery({ ...location, line: 13 })).toEqual({ recorded: true });
+
+    const { rows } = await issuer.store.db.query<{
+      details: string;
+      category: string;
+      area: string;
+      data: Record<string, unknown>;
+    }>(
+      `SELECT details, category, area, data FROM audit_events
+       WHERE action_id = 'Token.PatPublicDiscoveryEvent' AND data ->> 'authorizationId' = $1 ORDER BY seq`,
+      [pat.authorizationId],
+    );
+    expect(rows).toHaveLength(2);
+    expect(rows[0].details).toBe(
+      "PAT Deploy key associated with user Alice A was discovered in a public repository",
+    );
+    expect(rows[0].category).toBe("Access");
+    expect(rows[0].area).toBe("Token");
+    expect(rows[0].data).toMatchObject({
+      displayName: "Deploy key",
+      ownerName: "Alice A",
+      repositoryUrl: "https://github.com/acme/app",
+      commit: location.commit,
+      path: "config/settings.json",
+      line: 12,
+    });
+    expect(JSON.stringify(rows)).not.toContain(token);
+  });
+});
+
+describe("leak incidents", () => {
+  it("keep one incident per token with every location, the action taken and when the owner was mailed", async () => {
+    const { pat, token } = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "incident",
+      scope: "vso.code",
+      actor: asUser(t.alice),
+    });
+    const fp = fingerprint(token);
+    const seenAt = new Date("2025-01-02T03:04:05.000Z");
+    const first = await issuer.store.recordIncident({
+      fingerprint: fp,
+      format: "azdo-pat",
+      authorizationId: pat.authorizationId,
+      tenantId: t.tenant.id,
+      location: {
+        repository: "acme/app",
+        commit: "abc123",
+        path: "a.txt",
+        line: 1,
+        url: "https://github.com/acme/app/blob/abc123/a.txt#L1",
+        source: "push",
+        seenAt,
+      },
+    });
+    expect(first).toMatchObject({ newIncident: true, newLocation: true });
+    expect(first.incident).toMatchObject({
+      fingerprint: fp,
+      action: "pending",
+      mailedAt: null,
+      authorizationId: pat.authorizationId,
+    });
+
+    const again = await issuer.store.recordIncident({
+      fingerprint: fp,
+      format: "azdo-pat",
+      location: { repository: "acme/app", commit: "abc123", path: "a.txt", line: 1, source: "push" },
+    });
+    expect(again).toMatchObject({ newIncident: false, newLocation: false });
+    const more = await issuer.store.recordIncident({
+      fingerprint: fp,
+      format: "azdo-pat",
+      location: { repository: "acme/fork", commit: "def456", path: "b/c.env", line: 7, source: "history" },
+    });
+    expect(more).toMatchObject({ newIncident: false, newLocation: true });
+    expect(more.incident.locations.map((l) => `${l.repository}:${l.path}:${l.line}`)).toEqual([
+      "acme/app:a.txt:1",
+      "acme/fork:b/c.env:7",
+    ]);
+    expect(more.incident.firstSeenAt.toISOString()).toBe(seenAt.toISOString());
+    expect(more.incident.authorizationId).toBe(pat.authorizationId);
+
+    const acted = await issuer.store.setIncidentAction(fp, "revoked");
+    expect(acted.action).toBe("revoked");
+    expect(acted.actionAt).not.toBeNull();
+    expect(await issuer.store.markIncidentMailed(fp)).toEqual({ firstTime: true });
+    expect(await issuer.store.markIncidentMailed(fp)).toEqual({ firstTime: false });
+    expect((await issuer.store.getIncident(fp))?.mailedAt).not.toBeNull();
+
+    // A token that is not ours still gets an incident (for the partner feedback and the dashboard).
+    const foreign = fingerprint(mintAzdo());
+    const stranger = await issuer.store.recordIncident({
+      fingerprint: foreign,
+      format: "azdo-pat",
+      location: { repository: "x/y", commit: "1", path: "p", line: 3, source: "secret-scanning" },
+    });
+    expect(stranger.incident).toMatchObject({ authorizationId: null, tenantId: null });
+    await expect(issuer.store.markIncidentMailed(fingerprint("nothing"))).rejects.toMatchObject({
+      kind: "notFound",
+    });
+    await expect(
+      issuer.store.recordIncident({
+        fingerprint: foreign,
+        format: "azdo-pat",
+        location: { repository: "x/y", commit: "1", path: "p", line: 0, source: "push" },
+      }),
+    ).rejects.toMatchObject({ kind: "invalid" });
+  });
+});

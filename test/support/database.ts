@@ -1,0 +1,61 @@
+/**
+ * A fresh database for each test file: with DATABASE_URL set, a uniquely named database created on that
+ * server and dropped afterwards; otherwise an in-memory PGlite. Migrations are applied unless asked not to.
+ */
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { loadConfig } from "../../src/config.js";
+import { type Database, migrate, openDatabase } from "../../src/issuer/index.js";
+
+export interface TestDatabase {
+  db: Database;
+  engine: Database["engine"];
+  /** Another handle on the same database (a second pool on Postgres; the same PGlite, whose close is a no-op). */
+  connectAgain(): Promise<Database>;
+  close(): Promise<void>;
+}
+
+export async function openTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const { databaseUrl } = loadConfig();
+  if (!databaseUrl) {
+    const db = await openDatabase({ inMemory: true });
+    if (options.migrate !== false) await migrate(db);
+    return {
+      db,
+      engine: db.engine,
+      connectAgain: async () => ({ ...db, close: async () => {} }),
+      close: () => db.close(),
+    };
+  }
+  const name = `patrol_test_${process.pid}_${randomBytes(6).toString("hex")}`;
+  await onServer(databaseUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  const opened: Database[] = [];
+  const connectAgain = async () => {
+    const db = await openDatabase({ databaseUrl: url.toString(), maxConnections: 5 });
+    opened.push(db);
+    return db;
+  };
+  const db = await connectAgain();
+  if (options.migrate !== false) await migrate(db);
+  return {
+    db,
+    engine: db.engine,
+    connectAgain,
+    async close() {
+      for (const handle of opened) await handle.close().catch(() => {});
+      await onServer(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+async function onServer(databaseUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
