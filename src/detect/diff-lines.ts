@@ -119,35 +119,66 @@ export class DiffReader {
   ): void {
     let s = from;
     while (s < to) {
+      // A hunk with no old lines holds only added lines: count newlines, nothing else to read.
+      if (!onLine && this.hunk !== null && this.hunk.oldLeft <= 0 && this.openLine === null) {
+        s = this.skipAddedLines(bytes, s, to);
+        if (s >= to) break;
+      }
       const nl = bytes.indexOf(NEWLINE, s);
       const complete = nl !== -1 && nl < to;
       const e = complete ? nl : to;
-      const info = this.consumeLine(bytes, base, s, e, complete);
-      onLine?.(s, e, info);
+      const info = this.consumeLine(bytes, base, s, e, complete, onLine !== undefined);
+      if (onLine) onLine(s, e, info!);
       s = complete ? e + 1 : to;
     }
   }
 
-  private consumeLine(bytes: Buffer, base: number, s: number, e: number, complete: boolean): LineInfo {
+  /** Steps over whole added lines of the current hunk (which has no old lines); returns where it stopped. */
+  private skipAddedLines(bytes: Buffer, s: number, to: number): number {
+    const hunk = this.hunk!;
+    while (hunk.newLeft > 0) {
+      const nl = bytes.indexOf(NEWLINE, s);
+      if (nl === -1 || nl >= to) break;
+      hunk.newLine++;
+      hunk.newLeft--;
+      s = nl + 1;
+    }
+    if (hunk.newLeft <= 0) this.hunk = null;
+    return s;
+  }
+
+  /** Reads one line (or a piece of a cut one); builds its LineInfo only when `describe` is set. */
+  private consumeLine(
+    bytes: Buffer,
+    base: number,
+    s: number,
+    e: number,
+    complete: boolean,
+    describe: boolean,
+  ): LineInfo | null {
     const open = this.openLine;
     if (open) {
       // The rest of a cut line: same classification, same line.
       if (complete) this.openLine = null;
-      return {
-        added: open.added,
-        line: open.line,
-        commit: this.commit,
-        path: this.path,
-        contentStart: open.contentStart,
-      };
+      return describe
+        ? {
+            added: open.added,
+            line: open.line,
+            commit: this.commit,
+            path: this.path,
+            contentStart: open.contentStart,
+          }
+        : null;
     }
     const hunk = this.hunk;
-    let info: LineInfo;
+    let added = false;
+    let line = 0;
+    let contentStart = base + s;
     if (hunk) {
       // An empty line in a hunk is a context line whose leading space was trimmed.
       const first = s < e ? bytes[s] : SPACE;
-      let added = false;
-      const line = hunk.newLine;
+      line = hunk.newLine;
+      contentStart++;
       if (first === PLUS) {
         added = true;
         hunk.newLine++;
@@ -161,13 +192,11 @@ export class DiffReader {
       }
       // "\ No newline at end of file" changes no count.
       if (hunk.newLeft <= 0 && hunk.oldLeft <= 0) this.hunk = null;
-      info = { added, line, commit: this.commit, path: this.path, contentStart: base + s + 1 };
     } else {
       this.readHeaderLine(bytes, s, e);
-      info = { added: false, line: 0, commit: this.commit, path: this.path, contentStart: base + s };
     }
-    if (!complete) this.openLine = { added: info.added, line: info.line, contentStart: info.contentStart };
-    return info;
+    if (!complete) this.openLine = { added, line, contentStart };
+    return describe ? { added, line, commit: this.commit, path: this.path, contentStart } : null;
   }
 
   private readHeaderLine(bytes: Buffer, s: number, e: number): void {

@@ -25,12 +25,22 @@ interface Retained {
   from: number;
 }
 
+/** The commit and path in force at some point of the stream. */
+interface Context {
+  commit: string | null;
+  path: string | null;
+}
+
 export class DiffLocator {
+  /** Stands at the start of what is retained (an anchor), with its state exact there. */
   private readonly reader: DiffReader;
   private retained: Retained[] = [];
   private retainedLength = 0;
-  /** True when the reader's commit and path hold at the end of what is retained. */
-  private contextExact = true;
+  /**
+   * The commit and path a later hunk inherits when no file header of its own precedes it: the last
+   * anchor's, or, when a commit line followed it, that commit's with no path.
+   */
+  private tail: Context;
   /** Set when the stream is `git log -p` output: only then are `commit` lines looked for. */
   private commitLines: boolean | null = null;
   /** The last lines of the previous block: a `+++` line there may head a hunk at the start of the next. */
@@ -41,6 +51,7 @@ export class DiffLocator {
     private readonly retainCap = DEFAULT_RETAIN_CAP,
   ) {
     this.reader = new DiffReader(context);
+    this.tail = { commit: this.reader.commit, path: this.reader.path };
   }
 
   /**
@@ -52,29 +63,39 @@ export class DiffLocator {
     this.commitLines ??= startsWith(bytes, 0, COMMIT.subarray(1)) || bytes.indexOf(COMMIT) !== -1;
     const out: (LineInfo | null)[] = [];
     let pos = fresh;
-    if (offsets.length > 0) {
-      this.settle();
-      const openAtStart = this.reader.openLineInfo;
-      let current = null as { start: number; end: number; info: LineInfo } | null;
-      for (const g of offsets) {
-        const i = g - base;
-        let info: LineInfo | null;
-        if (current && i >= current.start && i < current.end) info = current.info;
-        else if (i < fresh) info = openAtStart;
-        else {
-          const lineStart = Math.max(pos, lastNewline(bytes, i - 1) + 1);
-          this.reader.consume(bytes, base, pos, lineStart);
-          const lineEnd = endOfLine(bytes, i);
-          let got = null as LineInfo | null;
-          this.reader.consume(bytes, base, lineStart, lineEnd, (_s, _e, li) => {
-            got ??= li;
-          });
-          info = got;
-          current = got && { start: lineStart, end: lineEnd, info: got };
-          pos = lineEnd;
+    let openAtStart: LineInfo | null | undefined;
+    let current = null as { start: number; end: number; info: LineInfo } | null;
+    for (const g of offsets) {
+      const i = g - base;
+      let info: LineInfo | null;
+      if (current && i >= current.start && i < current.end) info = current.info;
+      else if (i < fresh) {
+        // In the overlap after a giant line was cut: on the line that was open when the last block ended.
+        if (openAtStart === undefined) {
+          this.settle();
+          openAtStart = this.reader.openLineInfo;
         }
-        out.push(info?.added ? info : null);
+        info = openAtStart;
+      } else {
+        const lineStart = Math.max(pos, lastNewline(bytes, i - 1) + 1);
+        // Jump to the last hunk header at or before the finding's line rather than read everything before it.
+        const hunk = lastLineStarting(bytes, HUNK, pos, lineStart + 1);
+        if (hunk >= pos && (hunk > pos || this.retained.length > 0)) {
+          this.anchorAt(bytes, pos, hunk);
+          pos = hunk;
+        } else this.settle();
+        this.reader.consume(bytes, base, pos, lineStart);
+        const lineEnd = endOfLine(bytes, i);
+        let got = null as LineInfo | null;
+        this.reader.consume(bytes, base, lineStart, lineEnd, (_s, _e, li) => {
+          got ??= li;
+        });
+        info = got;
+        current = got && { start: lineStart, end: lineEnd, info: got };
+        pos = lineEnd;
+        this.tail = { commit: this.reader.commit, path: this.reader.path };
       }
+      out.push(info?.added ? info : null);
     }
     this.keep(bytes, base, pos);
     return out;
@@ -85,42 +106,50 @@ export class DiffLocator {
     for (const r of this.retained) this.reader.consume(r.bytes, r.base, r.from, r.bytes.length);
     this.retained = [];
     this.retainedLength = 0;
-    this.contextExact = true;
+    this.tail = { commit: this.reader.commit, path: this.reader.path };
+  }
+
+  /** Drops what is retained and stands the reader just before the hunk header at `hunk`. */
+  private anchorAt(bytes: Buffer, pos: number, hunk: number): void {
+    const { commit, path } = this.contextAt(bytes, pos, hunk);
+    this.reader.reset(commit, path);
+    this.retained = [];
+    this.retainedLength = 0;
+    this.tail = { commit, path };
   }
 
   /** Keeps `bytes[pos..]` from its last hunk header on, or all of it when it has none. */
   private keep(bytes: Buffer, base: number, pos: number): void {
-    const anchor = lastLineStarting(bytes, HUNK, pos, bytes.length);
-    if (anchor >= 0) {
-      const { commit, path } = this.contextAt(bytes, base, pos, anchor);
-      this.reader.reset(commit, path);
-      // Copy: the anchor's tail is usually small, and the block it came from can then be freed.
-      this.retained = [{ bytes: Buffer.from(bytes.subarray(anchor)), base: base + anchor, from: 0 }];
-      this.retainedLength = bytes.length - anchor;
-    } else if (pos < bytes.length) {
-      this.retained.push({ bytes, base, from: pos });
-      this.retainedLength += bytes.length - pos;
+    const hunk = lastLineStarting(bytes, HUNK, pos, bytes.length);
+    let from = pos;
+    if (hunk >= 0) {
+      this.anchorAt(bytes, pos, hunk);
+      from = hunk;
     }
-    // Without commit lines, what is retained cannot change the context of a later hunk that no `+++`
-    // line precedes (a file header is always right before its first hunk). A commit line could.
-    if (this.commitLines && pos < bytes.length) this.contextExact = false;
+    if (from < bytes.length) {
+      // Copy a hunk's tail (usually small) so the block can be freed; keep a whole block as a view.
+      const kept = hunk >= 0 ? Buffer.from(bytes.subarray(from)) : bytes;
+      this.retained.push({ bytes: kept, base: base + (hunk >= 0 ? from : 0), from: hunk >= 0 ? 0 : from });
+      this.retainedLength += bytes.length - from;
+      // A commit line after the last hunk header starts a new context for the hunks that follow.
+      const commitLine = this.commitLines ? lastLineStarting(bytes, COMMIT, from, bytes.length) : -1;
+      if (commitLine >= 0) this.tail = { commit: readLine(bytes, commitLine).commit, path: null };
+    }
     this.previousTail = lastLines(bytes, this.previousTail);
     if (this.retainedLength > this.retainCap) this.settle();
   }
 
-  /** Commit and path in force at the hunk header starting at `hunk` (`pos`: where unread bytes start). */
-  private contextAt(
-    bytes: Buffer,
-    base: number,
-    pos: number,
-    hunk: number,
-  ): { commit: string | null; path: string | null } {
-    let commit: string | null | undefined;
-    let path: string | null | undefined;
-    let commitLine = -1;
-    if (this.commitLines) {
-      commitLine = lastLineStarting(bytes, COMMIT, pos, hunk);
-      if (commitLine >= 0) commit = readLine(bytes, commitLine).commit;
+  /**
+   * Commit and path in force at the hunk header starting at `hunk`: from a commit line and a file header
+   * in `bytes[pos, hunk)` when there are some, else inherited from before `pos`.
+   */
+  private contextAt(bytes: Buffer, pos: number, hunk: number): Context {
+    let commit = this.tail.commit;
+    let path = this.tail.path;
+    const commitLine = this.commitLines ? lastLineStarting(bytes, COMMIT, pos, hunk) : -1;
+    if (commitLine >= 0) {
+      commit = readLine(bytes, commitLine).commit;
+      path = null; // until a file header says otherwise
     }
     // Walk back over this file's hunk headers to its first, which the `---` and `+++` lines precede.
     for (let h = hunk; h > commitLine && h >= pos; h = lastLineStarting(bytes, HUNK, pos, h)) {
@@ -129,15 +158,6 @@ export class DiffLocator {
         path = readLine(plus, 0, new DiffReader({ path: null })).path;
         break;
       }
-    }
-    if (path === undefined && commitLine >= 0) path = null; // a hunk with no file header after its commit
-    if (commit === undefined || path === undefined) {
-      if (!this.contextExact) {
-        this.settle();
-        this.reader.consume(bytes, base, pos, hunk);
-      }
-      commit ??= this.reader.commit;
-      path ??= this.reader.path;
     }
     return { commit, path };
   }
