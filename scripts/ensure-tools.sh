@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Makes sure the programs patrol and its tests run need are on PATH: git, and redis-server (patrol starts a
-# private one when REDIS_URL is unset). Installs missing ones with apt-get when it can (root or
+# Makes sure the programs named as arguments are on PATH (`command` or `command=debian-package`), e.g.
+# `ensure-tools.sh git '/usr/lib/postgresql/*/bin/initdb=postgresql'`. Installs missing ones with apt-get when it can (root or
 # password-less sudo); otherwise says what to install and fails.
 set -euo pipefail
 
 missing=()
-command -v git >/dev/null 2>&1 || missing+=(git)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-for extra in "$@"; do
-  command -v "${extra%%=*}" >/dev/null 2>&1 || missing+=("${extra#*=}")
+for wanted in "$@"; do
+  name=${wanted%%=*}
+  if [[ $name == */* ]]; then
+    compgen -G "$name" >/dev/null || missing+=("${wanted#*=}") # a path (glob) to a program off PATH
+  else
+    command -v "$name" >/dev/null 2>&1 || missing+=("${wanted#*=}")
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
