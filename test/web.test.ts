@@ -7,44 +7,25 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.js";
 import { fingerprint } from "../src/tokens/index.js";
+import { createScratchDatabase } from "./support/database.js";
 
 const CLI = path.resolve("dist/src/cli/main.js");
 const ADMIN_KEY = randomBytes(24).toString("hex");
-
-async function onServer(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe("patrol start", () => {
   let dataDir: string;
   let child: ChildProcess;
   let base: string;
   let stderr = "";
-  let database: { url: string; drop: () => Promise<void> } | undefined;
+  let database: { url: string; drop(): Promise<void> } | undefined;
 
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), "patrol-web-"));
     const { databaseUrl } = loadConfig();
-    if (databaseUrl) {
-      const name = `patrol_web_${randomBytes(6).toString("hex")}`;
-      await onServer(databaseUrl, `CREATE DATABASE ${name}`);
-      const url = new URL(databaseUrl);
-      url.pathname = `/${name}`;
-      database = {
-        url: url.toString(),
-        drop: () => onServer(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-      };
-    }
+    if (databaseUrl) database = await createScratchDatabase(databaseUrl);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: "0",

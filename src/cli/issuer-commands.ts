@@ -9,7 +9,14 @@ import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import pino, { type Logger } from "pino";
 import { type Config, loadConfig } from "../config.js";
-import { type Actor, IssuerError, type IssuerStore, openIssuerStore, type Pat } from "../issuer/index.js";
+import {
+  type Actor,
+  IssuerError,
+  type IssuerStore,
+  openIssuerStore,
+  type Pat,
+  patTokenView,
+} from "../issuer/index.js";
 
 export interface IssuerCommandIo {
   stdout: { write(text: string): unknown };
@@ -295,20 +302,7 @@ async function dispatch(
         actor,
       });
       if (f.json) {
-        out(
-          JSON.stringify({
-            patToken: {
-              authorizationId: pat.authorizationId,
-              displayName: pat.displayName,
-              scope: pat.scope,
-              targetAccounts: pat.allOrgs ? null : [pat.organizationId],
-              validFrom: pat.validFrom.toISOString(),
-              validTo: pat.validTo.toISOString(),
-              token,
-            },
-            patTokenError: "none",
-          }),
-        );
+        out(JSON.stringify({ patToken: patTokenView(pat, token), patTokenError: "none" }));
       } else {
         out(`created PAT ${JSON.stringify(pat.displayName)} (authorization id ${pat.authorizationId})`);
         out(`valid until ${pat.validTo.toISOString()}; scope: ${pat.scope}`);

@@ -27,10 +27,8 @@ export async function openTestDatabase(options: { migrate?: boolean } = {}): Pro
       close: () => db.close(),
     };
   }
-  const name = `patrol_test_${process.pid}_${randomBytes(6).toString("hex")}`;
-  await onServer(databaseUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
+  const scratch = await createScratchDatabase(databaseUrl);
+  const url = scratch.url;
   const opened: Database[] = [];
   const connectAgain = async () => {
     const db = await openDatabase({ databaseUrl: url.toString(), maxConnections: 5 });
@@ -45,8 +43,22 @@ export async function openTestDatabase(options: { migrate?: boolean } = {}): Pro
     connectAgain,
     async close() {
       for (const handle of opened) await handle.close().catch(() => {});
-      await onServer(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await scratch.drop();
     },
+  };
+}
+
+/** A new, empty database on the server of `serverUrl`: its URL, and how to drop it. */
+export async function createScratchDatabase(
+  serverUrl: string,
+): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `patrol_test_${process.pid}_${randomBytes(6).toString("hex")}`;
+  await onServer(serverUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => onServer(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
 }
 
