@@ -1,4 +1,4 @@
-/** Byte-class tables for the scanners: one array lookup per byte, no regexes. */
+/** Byte-level primitives for the scanners: class tables (one array lookup per byte, no regexes). */
 
 function table(chars: string): Uint8Array {
   const t = new Uint8Array(256);
@@ -17,10 +17,9 @@ export const BASE32_LOWER = table(`${LOWER}234567`);
 /** `[A-Za-z0-9+/]`: standard base64 without padding. */
 export const BASE64 = table(`${UPPER}${LOWER}${DIGITS}+/`);
 
-/** Value of each standard base64 character, -1 for others. */
-export const BASE64_VALUE: Int8Array = (() => {
-  const v = new Int8Array(256).fill(-1);
-  const alphabet = `${UPPER}${LOWER}${DIGITS}+/`;
-  for (let i = 0; i < 64; i++) v[alphabet.charCodeAt(i)] = i;
-  return v;
-})();
+/** True when `text` occurs in `bytes` at `at`. */
+export function matchesAt(bytes: Uint8Array, at: number, text: Uint8Array): boolean {
+  if (at < 0 || at + text.length > bytes.length) return false;
+  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text[i]) return false;
+  return true;
+}

@@ -57,7 +57,7 @@ function unquoteGitPath(raw: string): string {
 }
 
 /** The new-side path from a `+++ ` line's remainder: drops a `b/` prefix, a tab-and-date suffix, `/dev/null`. */
-export function pathFromPlusLine(rest: string): string | null {
+function pathFromPlusLine(rest: string): string | null {
   let p = rest;
   const tab = p.indexOf("\t");
   if (tab >= 0) p = p.slice(0, tab);

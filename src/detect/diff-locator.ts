@@ -7,6 +7,7 @@
  * A hunk longer than `retainCap` is read line by line as it is dropped, which bounds memory.
  */
 import type { Block } from "./blocks.js";
+import { matchesAt } from "./byte-classes.js";
 import { DiffReader, type LineInfo } from "./diff-lines.js";
 
 const NEWLINE = 0x0a;
@@ -60,7 +61,7 @@ export class DiffLocator {
    */
   locate(block: Block, offsets: readonly number[]): (LineInfo | null)[] {
     const { bytes, base, fresh } = block;
-    this.commitLines ??= startsWith(bytes, 0, COMMIT.subarray(1)) || bytes.indexOf(COMMIT) !== -1;
+    this.commitLines ??= matchesAt(bytes, 0, COMMIT.subarray(1)) || bytes.indexOf(COMMIT) !== -1;
     const out: (LineInfo | null)[] = [];
     let pos = fresh;
     let openAtStart: LineInfo | null | undefined;
@@ -154,7 +155,7 @@ export class DiffLocator {
     // Walk back over this file's hunk headers to its first, which the `---` and `+++` lines precede.
     for (let h = hunk; h > commitLine && h >= pos; h = lastLineStarting(bytes, HUNK, pos, h)) {
       const [minus, plus] = twoLinesBefore(bytes, h, this.previousTail);
-      if (plus && minus && startsWith(plus, 0, PLUS_LINE) && startsWith(minus, 0, MINUS_LINE)) {
+      if (plus && minus && matchesAt(plus, 0, PLUS_LINE) && matchesAt(minus, 0, MINUS_LINE)) {
         path = readLine(plus, 0, new DiffReader({ path: null })).path;
         break;
       }
@@ -190,12 +191,6 @@ function lastLines(bytes: Buffer, previousTail: Buffer): Buffer {
   return Buffer.from(joined.subarray(Math.max(0, joined.length - 2 * MAX_HEADER_LINE)));
 }
 
-function startsWith(bytes: Buffer, at: number, text: Buffer): boolean {
-  if (at + text.length > bytes.length) return false;
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text[i]) return false;
-  return true;
-}
-
 /** Offset of the last `\n` at or before `at` (-1 when none; never searches from the end). */
 function lastNewline(bytes: Buffer, at: number): number {
   return at < 0 ? -1 : bytes.lastIndexOf(NEWLINE, at);
@@ -216,7 +211,7 @@ function lastLineStarting(bytes: Buffer, text: Buffer, from: number, to: number)
     const k = bytes.lastIndexOf(text, to - 2);
     if (k >= from) return k + 1;
     const bare = text.subarray(1);
-    return (from === 0 || bytes[from - 1] === NEWLINE) && startsWith(bytes, from, bare) ? from : -1;
+    return (from === 0 || bytes[from - 1] === NEWLINE) && matchesAt(bytes, from, bare) ? from : -1;
   }
   for (
     let k = bytes.lastIndexOf(text, to - 1);

@@ -4,7 +4,7 @@
  */
 import type { TokenFormat } from "../tokens/index.js";
 import { azdoKeyAt, findAzdoKeys } from "./azdo-scan.js";
-import { BASE64 } from "./byte-classes.js";
+import { BASE64, matchesAt } from "./byte-classes.js";
 import {
   AZDO_RENDERINGS,
   base64Encoding,
@@ -147,7 +147,7 @@ class Scan {
         q = bytes.indexOf(r.needle, q + 1)
       ) {
         const p = q - r.needleAt;
-        if (!startsWithAt(bytes, p, r.text)) continue;
+        if (!matchesAt(bytes, p, r.text)) continue;
         const groupStart = p - r.offsetInGroup;
         // Decode from the group holding the byte before the key to the one holding the byte after it.
         const fromGroup = Math.floor((r.alignment - 53) / 3);
@@ -178,11 +178,6 @@ class Scan {
       }
     }
   }
-}
-
-function startsWithAt(bytes: Buffer, at: number, text: Buffer): boolean {
-  for (let i = 0; i < text.length; i++) if (bytes[at + i] !== text[i]) return false;
-  return true;
 }
 
 /** True when `bytes[s]` is the `+` that marks an added line in a diff. */

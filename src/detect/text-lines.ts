@@ -5,8 +5,6 @@
 import type { Block } from "./blocks.js";
 
 const NEWLINE = 0x0a;
-export const DEFAULT_TEXT_RETAIN_CAP = 32 * 1024 * 1024;
-
 export class TextLocator {
   /** Number of the line that starts at stream offset `lineStart`. */
   private line = 1;
@@ -15,7 +13,7 @@ export class TextLocator {
   private pending: { bytes: Buffer; from: number; base: number }[] = [];
   private pendingLength = 0;
 
-  constructor(private readonly retainCap = DEFAULT_TEXT_RETAIN_CAP) {}
+  constructor(private readonly retainCap: number) {}
 
   /** Line and column for each stream offset (sorted) inside `block`. */
   locate(block: Block, offsets: readonly number[]): { line: number; column: number }[] {
