@@ -24,7 +24,7 @@ export async function buildWebServer({ config, logger, store }: WebServerDeps): 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     try {
-      await store.ctx.db.query("select 1");
+      await store.db.query("select 1");
       return { status: "ready" };
     } catch (error) {
       logger.warn({ err: error }, "readiness check failed: database unreachable");
