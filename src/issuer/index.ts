@@ -12,8 +12,8 @@ export { AUDIT_ACTIONS, type AuditActionId } from "./audit.js";
 export type { PatAuthFailure, PatAuthResult, PatIdentity } from "./auth.js";
 export { type Database, type OpenDatabaseOptions, openDatabase, type Queryable } from "./database.js";
 export { IssuerError, type IssuerErrorKind, type PatTokenError } from "./errors.js";
-export { buildIssuerServer, type IssuerRoutesOptions, issuerRoutes } from "./http.js";
-export { patTokenView } from "./http-pats.js";
+export { buildIssuerServer, type IssuerRoutesOptions, issuerRoutes } from "./http/index.js";
+export { patTokenView } from "./http/pats.js";
 export type {
   IncidentAction,
   LeakedPatMatch,

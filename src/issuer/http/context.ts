@@ -2,13 +2,13 @@
 import type { FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { Config } from "../config.js";
-import { ADMIN_KEY_HEADER, CallerAuthenticator } from "./callers.js";
-import { requireOrganization, requireTenant } from "./directory.js";
-import { forbidden, IssuerError, invalid, type PatTokenError } from "./errors.js";
-import type { Actor, Organization, Tenant } from "./model.js";
-import type { IssuerStore } from "./store.js";
-import { FailedAttemptThrottle } from "./throttle.js";
+import type { Config } from "../../config.js";
+import { ADMIN_KEY_HEADER, CallerAuthenticator } from "../callers.js";
+import { requireOrganization, requireTenant } from "../directory.js";
+import { forbidden, IssuerError, invalid, type PatTokenError } from "../errors.js";
+import type { Actor, Organization, Tenant } from "../model.js";
+import type { IssuerStore } from "../store.js";
+import { FailedAttemptThrottle } from "../throttle.js";
 
 export interface IssuerRoutesOptions {
   store: IssuerStore;

@@ -2,9 +2,9 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { AUDIT_ACTIONS, type AuditEvent } from "./audit.js";
-import { invalid } from "./errors.js";
-import { apiVersionSchema, type IssuerHttpContext, parseRequest, routeDocs } from "./http-context.js";
+import { AUDIT_ACTIONS, type AuditEvent } from "../audit.js";
+import { invalid } from "../errors.js";
+import { apiVersionSchema, type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
 
 const organizationParams = z.object({ organization: z.string().min(1).max(100) });
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) });

@@ -7,14 +7,14 @@
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { IssuerError } from "./errors.js";
-import { registerAdminRoutes } from "./http-admin.js";
-import { registerAuditRoutes } from "./http-audit.js";
-import { registerConnectionDataRoutes } from "./http-connection-data.js";
-import { IssuerHttpContext, type IssuerRoutesOptions, TooManyFailedAttempts } from "./http-context.js";
-import { registerPatRoutes } from "./http-pats.js";
+import { IssuerError } from "../errors.js";
+import { registerAdminRoutes } from "./admin.js";
+import { registerAuditRoutes } from "./audit.js";
+import { registerConnectionDataRoutes } from "./connection-data.js";
+import { IssuerHttpContext, type IssuerRoutesOptions, TooManyFailedAttempts } from "./context.js";
+import { registerPatRoutes } from "./pats.js";
 
-export type { IssuerRoutesOptions } from "./http-context.js";
+export type { IssuerRoutesOptions } from "./context.js";
 
 const STATUS_BY_KIND: Record<IssuerError["kind"], number> = {
   unauthenticated: 401,

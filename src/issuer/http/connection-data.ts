@@ -5,8 +5,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
-import type { PatIdentity } from "./auth.js";
-import { challengeBasic, type IssuerHttpContext, parseRequest, routeDocs } from "./http-context.js";
+import type { PatIdentity } from "../auth.js";
+import { challengeBasic, type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
 
 /** The password of an HTTP Basic header, or null when the header is absent or not Basic. */
 export function basicPassword(header: string | undefined): string | null {

@@ -5,18 +5,18 @@
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { emailSchema, groupNameSchema, oidcSettingsSchema } from "./directory.js";
-import { invalid } from "./errors.js";
-import { type IssuerHttpContext, parseRequest, routeDocs } from "./http-context.js";
-import { correlationId, patTokenView } from "./http-pats.js";
-import type { Organization, Tenant, User } from "./model.js";
+import { emailSchema, groupNameSchema, oidcSettingsSchema } from "../directory.js";
+import { invalid } from "../errors.js";
+import type { Organization, Tenant, User } from "../model.js";
 import {
   allowlistSchema,
   organizationPoliciesPatchSchema,
   type PolicyName,
   TENANT_POLICY_NAMES,
   tenantPoliciesPatchSchema,
-} from "./policies.js";
+} from "../policies.js";
+import { type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
+import { correlationId, patTokenView } from "./pats.js";
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) });
 const organizationParams = z.object({ organization: z.string().min(1).max(100) });

@@ -4,10 +4,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
-import { emailSchema } from "./directory.js";
-import type { PatTokenError } from "./errors.js";
-import { apiVersionSchema, type IssuerHttpContext, parseRequest, routeDocs } from "./http-context.js";
-import type { Pat } from "./model.js";
+import { emailSchema } from "../directory.js";
+import type { PatTokenError } from "../errors.js";
+import type { Pat } from "../model.js";
+import { apiVersionSchema, type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
 
 const organizationParams = z.object({ organization: z.string().min(1).max(100) });
 
