@@ -3,12 +3,21 @@
  * Nothing else reads `process.env`. Each entry is documented in README.md ("Configuration").
  */
 import path from "node:path";
+import { getPrivateKey } from "@probot/get-private-key";
 import { z } from "zod";
 
 const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no", "on", "off", ""])
+    .optional()
+    .transform((v) => (v === undefined || v === "" ? fallback : ["true", "1", "yes", "on"].includes(v)));
+
+const count = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
 
@@ -21,6 +30,22 @@ const schema = z.object({
   PATROL_DATA_DIR: z.string().default("./data"),
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9{}_.-]{1,64}$/, "letters, digits, braces, _ . - only")
+    .default("{patrol}"),
+  SCAN_CONCURRENCY: count(4, 256),
+  RESPOND_CONCURRENCY: count(16, 1024),
+  SCAN_PRIVATE: flag(false),
+  SCAN_MAX_BLOB_BYTES: count(10 * 1024 * 1024, 100 * 1024 * 1024),
+  APP_ID: optionalString,
+  PRIVATE_KEY: optionalString,
+  PRIVATE_KEY_PATH: optionalString,
+  WEBHOOK_SECRET: optionalString,
+  GHE_HOST: optionalString,
+  GHE_PROTOCOL: z.enum(["http", "https"]).default("https"),
+  SMTP_URL: optionalString,
+  MAIL_FROM: z.string().default("patrol <patrol@localhost>"),
   PATROL_ADMIN_KEY: optionalString,
   OIDC_ISSUER: optionalString,
   OIDC_AUDIENCE: optionalString,
@@ -53,6 +78,29 @@ export interface Config {
     failureWindowSeconds: number;
   };
   audit: { retentionDays: number };
+  queue: {
+    /** BullMQ key prefix; hash-tagged (`{patrol}`) so each queue's keys share one Redis Cluster slot. */
+    prefix: string;
+    scanConcurrency: number;
+    respondConcurrency: number;
+  };
+  github: {
+    /** Both set: the GitHub App is configured and webhooks are taken. */
+    appId: number | undefined;
+    privateKey: string | undefined;
+    webhookSecret: string | undefined;
+    /** REST base: `https://api.github.com`, or `{GHE_PROTOCOL}://{GHE_HOST}/api/v3`. */
+    apiBaseUrl: string;
+    /** Where people see repositories: `https://github.com` or `{GHE_PROTOCOL}://{GHE_HOST}`. */
+    webBaseUrl: string;
+    scanPrivate: boolean;
+    maxBlobBytes: number;
+  };
+  mail: {
+    /** SMTP server; undefined means `.eml` files in `{dataDir}/outbox`. */
+    smtpUrl: string | undefined;
+    from: string;
+  };
 }
 
 export class ConfigError extends Error {
@@ -86,9 +134,58 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       failureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
     },
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
+    queue: {
+      prefix: e.QUEUE_PREFIX,
+      scanConcurrency: e.SCAN_CONCURRENCY,
+      respondConcurrency: e.RESPOND_CONCURRENCY,
+    },
+    github: githubConfig(e),
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
   };
   if (config.auth.adminKey !== undefined && config.auth.adminKey.length < 16) {
     throw new ConfigError("invalid configuration: PATROL_ADMIN_KEY must be at least 16 characters");
   }
+  if (config.env === "production" && config.github.appId !== undefined) {
+    // Probot would silently verify webhooks against "development": anyone could forge a push.
+    if (!config.github.webhookSecret || config.github.webhookSecret === "development")
+      throw new ConfigError(
+        'invalid configuration: WEBHOOK_SECRET must be set (and not "development") in production',
+      );
+  }
   return config;
+}
+
+function githubConfig(e: z.output<typeof schema>): Config["github"] {
+  const web = e.GHE_HOST ? `${e.GHE_PROTOCOL}://${e.GHE_HOST}` : "https://github.com";
+  const api = e.GHE_HOST ? `${web}/api/v3` : "https://api.github.com";
+  let appId: number | undefined;
+  if (e.APP_ID !== undefined) {
+    appId = Number(e.APP_ID);
+    if (!Number.isSafeInteger(appId) || appId < 1)
+      throw new ConfigError("invalid configuration: APP_ID must be the GitHub App's numeric id");
+  }
+  let privateKey: string | undefined;
+  if (e.PRIVATE_KEY !== undefined || e.PRIVATE_KEY_PATH !== undefined) {
+    try {
+      // Probot's own reader: raw PEM, `\n`-escaped or base64 PRIVATE_KEY, else the file at PRIVATE_KEY_PATH.
+      privateKey =
+        getPrivateKey({ env: { PRIVATE_KEY: e.PRIVATE_KEY, PRIVATE_KEY_PATH: e.PRIVATE_KEY_PATH } }) ??
+        undefined;
+    } catch (error) {
+      throw new ConfigError(
+        `invalid configuration: PRIVATE_KEY/PRIVATE_KEY_PATH: ${(error as Error).message}`,
+      );
+    }
+  }
+  if ((appId === undefined) !== (privateKey === undefined))
+    throw new ConfigError("invalid configuration: APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) go together");
+  return {
+    appId,
+    privateKey,
+    webhookSecret: e.WEBHOOK_SECRET,
+    apiBaseUrl: api,
+    webBaseUrl: web,
+    scanPrivate: e.SCAN_PRIVATE,
+    maxBlobBytes: e.SCAN_MAX_BLOB_BYTES,
+  };
 }

@@ -11,8 +11,9 @@ import { type CliIo, UsageError } from "./usage-error.js";
 const USAGE = `patrol ${VERSION} — finds leaked Azure DevOps personal access tokens and revokes them
 
 Service:
-  patrol start      the HTTP API (issuing store, health) — configured by environment variables, see README
-  patrol web        the same (the pipeline's workers will run separately as \`patrol worker\`)
+  patrol start      web + workers in one process (a private Redis and PGlite unless configured) — see README
+  patrol web        webhooks, REST API, dashboard and metrics (needs REDIS_URL; run any number)
+  patrol worker     the scan, respond and notify workers (needs REDIS_URL; run any number)
 
 ${SCAN_USAGE}
 
@@ -30,6 +31,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return await runToken(rest, io);
       case "start":
       case "web":
+      case "worker":
         return await runServe(command, rest, io);
       case "--version":
       case "version":

@@ -1,17 +1,18 @@
 /**
- * `patrol start` and `patrol web`: run the HTTP server (the issuing store's API, health) until SIGINT or
- * SIGTERM, then close connections, stop the maintenance timer and close the database.
- * (`start` will also run the pipeline's workers in-process once they exist; today both run the web part.)
+ * `patrol start` (web + workers in one process: the default), `patrol web` (webhooks, API, dashboard, metrics)
+ * and `patrol worker` (the scan, respond and notify workers). Runs until SIGINT or SIGTERM.
  */
 import { once } from "node:events";
 import { loadConfig } from "../config.js";
-import { openIssuerStore, scheduleIssuerMaintenance } from "../issuer/index.js";
 import { createLogger } from "../logging.js";
-import { buildWebServer } from "../web/server.js";
+import { type ServiceMode, startService } from "../service/index.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
+/** Past this, shutdown stops waiting for active jobs: BullMQ hands them to another worker once their lock lapses. */
+const SHUTDOWN_LIMIT_MS = 25_000;
+
 export async function runServe(
-  mode: "start" | "web",
+  mode: ServiceMode,
   argv: string[],
   io: CliIo,
   signal?: AbortSignal,
@@ -25,21 +26,10 @@ export async function runServe(
       "neither PATROL_ADMIN_KEY nor OIDC_ISSUER is set: nobody can call the lifecycle or admin API",
     );
   }
-  const store = await openIssuerStore({ config, logger });
-  const stopMaintenance = scheduleIssuerMaintenance(store);
-  const app = await buildWebServer({ config, logger, store });
-  try {
-    await app.listen({ host: config.http.host, port: config.http.port });
-  } catch (error) {
-    await stopMaintenance();
-    await store.close();
-    throw new Error(`cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`);
-  }
-  const address = app.server.address();
-  const where =
-    typeof address === "object" && address ? `http://${address.address}:${address.port}` : String(address);
+  const service = await startService(mode, config, logger);
+  const parts = mode === "start" ? "web + workers" : mode === "web" ? "web" : "workers";
   io.stderr.write(
-    `patrol ${mode}: listening on ${where} (database: ${config.databaseUrl ? "PostgreSQL" : `PGlite in ${config.dataDir}`})\n`,
+    `patrol ${mode}: ${parts}, listening on ${service.url} (database: ${config.databaseUrl ? "PostgreSQL" : `PGlite in ${config.dataDir}`})\n`,
   );
 
   const stop = new AbortController();
@@ -48,10 +38,14 @@ export async function runServe(
   process.once("SIGTERM", onSignal);
   signal?.addEventListener("abort", onSignal, { once: true });
   await once(stop.signal, "abort");
-  logger.info("shutting down");
-  await app.close();
-  await stopMaintenance();
-  await store.close();
+  logger.info("shutting down: no new webhooks, finishing active jobs");
+  const force = setTimeout(() => {
+    logger.error("shutdown took too long; exiting");
+    process.exit(1);
+  }, SHUTDOWN_LIMIT_MS);
+  force.unref();
+  await service.stop();
+  clearTimeout(force);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   return 0;

@@ -16,6 +16,8 @@ export { buildIssuerServer, type IssuerRoutesOptions, issuerRoutes } from "./htt
 export { patTokenView } from "./http/pats.js";
 export type {
   IncidentAction,
+  IncidentPage,
+  IncidentQuery,
   LeakedPatMatch,
   LeakIncident,
   LeakLocation,

@@ -281,6 +281,9 @@ export interface LeakIncident {
   action: IncidentAction;
   actionAt: Date | null;
   mailedAt: Date | null;
+  /** First 4 and last 4 characters, for people; null for incidents recorded before it was kept. */
+  redacted: string | null;
+  mail: { attempts: number; lastError: string | null; lastAttemptAt: Date | null };
   locations: LeakLocation[];
 }
 
@@ -300,8 +303,12 @@ export interface RecordIncidentInput {
   /** Set when the fingerprint is one of ours (from findByFingerprints). */
   authorizationId?: string | null;
   tenantId?: string | null;
+  /** The redacted form (`Ab3x…1xwm`), kept for the incident's people-facing views. */
+  redacted?: string | null;
   location: z.input<typeof locationSchema>;
 }
+
+const REDACTED = /^[A-Za-z0-9+/=]{4}…[A-Za-z0-9+/=]{4}$/;
 
 /**
  * Records that a token was seen at a location: the first sighting creates the incident, later ones add
@@ -315,18 +322,29 @@ export async function recordIncident(
   if (input.format !== "azdo-pat" && input.format !== "azdo-pat-legacy")
     throw invalid("unknown token format");
   const location = parseInput(locationSchema, input.location, "location");
+  if (input.redacted != null && !REDACTED.test(input.redacted))
+    throw invalid("redacted must be the first 4 characters, an ellipsis and the last 4");
   const seenAt = location.seenAt ?? new Date();
   const { newIncident, newLocation } = await ctx.db.transaction(async (tx) => {
     const { rows } = await tx.query<{ id: string; inserted: boolean }>(
-      `INSERT INTO leak_incidents (fingerprint, format, authorization_id, tenant_id, first_seen_at, last_seen_at)
-       VALUES ($1, $2, $3, $4, $5, $5)
+      `INSERT INTO leak_incidents
+         (fingerprint, format, authorization_id, tenant_id, first_seen_at, last_seen_at, redacted)
+       VALUES ($1, $2, $3, $4, $5, $5, $6)
        ON CONFLICT (fingerprint) DO UPDATE SET
+         redacted = coalesce(leak_incidents.redacted, excluded.redacted),
          last_seen_at = greatest(leak_incidents.last_seen_at, excluded.last_seen_at),
          first_seen_at = least(leak_incidents.first_seen_at, excluded.first_seen_at),
          authorization_id = coalesce(leak_incidents.authorization_id, excluded.authorization_id),
          tenant_id = coalesce(leak_incidents.tenant_id, excluded.tenant_id)
        RETURNING id, (xmax = 0) AS inserted`,
-      [fp, input.format, input.authorizationId ?? null, input.tenantId ?? null, seenAt],
+      [
+        fp,
+        input.format,
+        input.authorizationId ?? null,
+        input.tenantId ?? null,
+        seenAt,
+        input.redacted ?? null,
+      ],
     );
     const { rows: added } = await tx.query(
       `INSERT INTO leak_incident_locations (incident_id, repository, commit_sha, path, line, url, source, seen_at)
@@ -378,34 +396,157 @@ export async function markIncidentMailed(
   return { firstTime: false };
 }
 
+interface IncidentRow {
+  id: string;
+  fingerprint: string;
+  format: PatFormat;
+  authorization_id: string | null;
+  tenant_id: string | null;
+  first_seen_at: Date;
+  last_seen_at: Date;
+  action: IncidentAction;
+  action_at: Date | null;
+  mailed_at: Date | null;
+  redacted: string | null;
+  mail_attempts: number;
+  mail_last_error: string | null;
+  mail_last_attempt_at: Date | null;
+}
+
+interface LocationRow {
+  incident_id: string;
+  repository: string;
+  commit_sha: string;
+  path: string;
+  line: number;
+  url: string | null;
+  source: string;
+  seen_at: Date;
+}
+
 export async function getIncident(ctx: StoreContext, fingerprintHex: string): Promise<LeakIncident | null> {
   const fp = checkFingerprint(fingerprintHex);
-  const { rows } = await ctx.db.query<{
-    id: string;
-    fingerprint: string;
-    format: PatFormat;
-    authorization_id: string | null;
-    tenant_id: string | null;
-    first_seen_at: Date;
-    last_seen_at: Date;
-    action: IncidentAction;
-    action_at: Date | null;
-    mailed_at: Date | null;
-  }>("SELECT * FROM leak_incidents WHERE fingerprint = $1", [fp]);
-  const row = rows[0];
-  if (!row) return null;
-  const { rows: locations } = await ctx.db.query<{
-    repository: string;
-    commit_sha: string;
-    path: string;
-    line: number;
-    url: string | null;
-    source: string;
-    seen_at: Date;
-  }>(
-    "SELECT * FROM leak_incident_locations WHERE incident_id = $1 ORDER BY seen_at, repository, path, line",
-    [row.id],
+  const { rows } = await ctx.db.query<IncidentRow>("SELECT * FROM leak_incidents WHERE fingerprint = $1", [
+    fp,
+  ]);
+  return rows[0] ? (await withLocations(ctx, rows))[0] : null;
+}
+
+export async function getIncidentById(ctx: StoreContext, id: string): Promise<LeakIncident | null> {
+  if (!z.uuid().safeParse(id).success) return null;
+  const { rows } = await ctx.db.query<IncidentRow>("SELECT * FROM leak_incidents WHERE id = $1", [id]);
+  return rows[0] ? (await withLocations(ctx, rows))[0] : null;
+}
+
+/** At most this many locations are returned with each incident in a list (the incident itself has them all). */
+const LIST_LOCATIONS = 100;
+
+async function withLocations(
+  ctx: StoreContext,
+  rows: IncidentRow[],
+  perIncident?: number,
+): Promise<LeakIncident[]> {
+  if (rows.length === 0) return [];
+  const { rows: locations } = await ctx.db.query<LocationRow>(
+    `SELECT * FROM (
+       SELECT l.*, row_number() OVER (PARTITION BY incident_id ORDER BY seen_at, repository, path, line) AS n
+       FROM leak_incident_locations l WHERE incident_id = ANY($1::uuid[])
+     ) ranked WHERE $2::int IS NULL OR n <= $2::int
+     ORDER BY seen_at, repository, path, line`,
+    [rows.map((r) => r.id), perIncident ?? null],
   );
+  const byIncident = new Map<string, LocationRow[]>();
+  for (const l of locations) {
+    const list = byIncident.get(l.incident_id) ?? [];
+    list.push(l);
+    byIncident.set(l.incident_id, list);
+  }
+  return rows.map((row) => incidentFromRow(row, byIncident.get(row.id) ?? []));
+}
+
+export interface IncidentQuery {
+  tenantId?: string;
+  action?: IncidentAction;
+  /** First seen at or after. */
+  since?: Date;
+  /** First seen before. */
+  until?: Date;
+  top?: number;
+  /** Opaque: from the previous page. */
+  continuationToken?: string;
+}
+
+export interface IncidentPage {
+  incidents: LeakIncident[];
+  continuationToken: string | null;
+}
+
+const continuationSchema = z.object({ t: z.iso.datetime(), id: z.uuid() });
+
+/** Incidents newest first, keyset-paged; each carries its first 100 locations. */
+export async function listIncidents(ctx: StoreContext, query: IncidentQuery): Promise<IncidentPage> {
+  const top = query.top ?? 50;
+  if (!Number.isInteger(top) || top < 1 || top > 500)
+    throw invalid("$top must be a whole number from 1 to 500");
+  let after: { t: string; id: string } | null = null;
+  if (query.continuationToken) {
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(Buffer.from(query.continuationToken, "base64url").toString("utf8"));
+    } catch {
+      decoded = null;
+    }
+    const parsed = continuationSchema.safeParse(decoded);
+    if (!parsed.success) throw invalid("continuationToken is not one this server gave out");
+    after = parsed.data;
+  }
+  const { rows } = await ctx.db.query<IncidentRow>(
+    `SELECT * FROM leak_incidents
+     WHERE ($1::uuid IS NULL OR tenant_id = $1::uuid)
+       AND ($2::text IS NULL OR action = $2::text)
+       AND ($3::timestamptz IS NULL OR first_seen_at >= $3::timestamptz)
+       AND ($4::timestamptz IS NULL OR first_seen_at < $4::timestamptz)
+       AND ($5::timestamptz IS NULL OR (first_seen_at, id) < ($5::timestamptz, $6::uuid))
+     ORDER BY first_seen_at DESC, id DESC
+     LIMIT $7`,
+    [
+      query.tenantId ?? null,
+      query.action ?? null,
+      query.since ?? null,
+      query.until ?? null,
+      after?.t ?? null,
+      after?.id ?? null,
+      top + 1,
+    ],
+  );
+  const page = rows.slice(0, top);
+  const last = page[page.length - 1];
+  return {
+    incidents: await withLocations(ctx, page, LIST_LOCATIONS),
+    continuationToken:
+      rows.length > top && last
+        ? Buffer.from(JSON.stringify({ t: last.first_seen_at.toISOString(), id: last.id })).toString(
+            "base64url",
+          )
+        : null,
+  };
+}
+
+/** Records one delivery attempt of the owner's notice: the error when it failed (never a token: there is none). */
+export async function recordMailAttempt(
+  ctx: StoreContext,
+  fingerprintHex: string,
+  error: string | null,
+): Promise<void> {
+  const fp = checkFingerprint(fingerprintHex);
+  await ctx.db.query(
+    `UPDATE leak_incidents SET mail_attempts = mail_attempts + 1, mail_last_attempt_at = now(),
+       mail_last_error = $2 WHERE fingerprint = $1`,
+    [fp, error === null ? null : error.slice(0, 1000)],
+  );
+}
+
+function incidentFromRow(row: IncidentRow, locations: LocationRow[]): LeakIncident {
   return {
     id: row.id,
     fingerprint: row.fingerprint,
@@ -417,6 +558,12 @@ export async function getIncident(ctx: StoreContext, fingerprintHex: string): Pr
     action: row.action,
     actionAt: row.action_at,
     mailedAt: row.mailed_at,
+    redacted: row.redacted,
+    mail: {
+      attempts: row.mail_attempts,
+      lastError: row.mail_last_error,
+      lastAttemptAt: row.mail_last_attempt_at,
+    },
     locations: locations.map((l) => ({
       repository: l.repository,
       commit: l.commit_sha,

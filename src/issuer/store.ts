@@ -29,13 +29,18 @@ import {
 import {
   findByFingerprints,
   getIncident,
+  getIncidentById,
   type IncidentAction,
+  type IncidentPage,
+  type IncidentQuery,
   type LeakedPatMatch,
   type LeakIncident,
+  listIncidents,
   markIncidentMailed,
   type PublicDiscoveryInput,
   type RecordIncidentInput,
   recordIncident,
+  recordMailAttempt,
   recordPublicDiscovery,
   type SystemRevokeResult,
   setIncidentAction,
@@ -226,6 +231,15 @@ export class IssuerStore {
   }
   getIncident(fingerprint: string): Promise<LeakIncident | null> {
     return getIncident(this.ctx, fingerprint);
+  }
+  getIncidentById(id: string): Promise<LeakIncident | null> {
+    return getIncidentById(this.ctx, id);
+  }
+  listIncidents(query: IncidentQuery): Promise<IncidentPage> {
+    return listIncidents(this.ctx, query);
+  }
+  recordMailAttempt(fingerprint: string, error: string | null): Promise<void> {
+    return recordMailAttempt(this.ctx, fingerprint, error);
   }
 
   // The audit log.

@@ -4,8 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 
 export interface PrivateRedis {
   url: string;
@@ -21,6 +22,8 @@ export interface StartRedisOptions {
   persist?: boolean;
   /** The program; default `redis-server` on PATH. */
   binary?: string;
+  /** A fixed port (e.g. to restart a server where its clients expect it); default a free one. */
+  port?: number;
 }
 
 export class RedisServerError extends Error {
@@ -39,6 +42,8 @@ async function freePort(): Promise<number> {
 /** Starts redis-server on a free loopback port and resolves once it accepts connections. */
 export async function startPrivateRedis(options: StartRedisOptions): Promise<PrivateRedis> {
   mkdirSync(options.dir, { recursive: true });
+  await stopLeftover(path.join(options.dir, PID_FILE));
+  if (options.port !== undefined) return launch(options, options.port);
   // A port picked this way can be taken by someone else before redis binds it: try a few.
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -53,9 +58,45 @@ export async function startPrivateRedis(options: StartRedisOptions): Promise<Pri
   throw lastError ?? new RedisServerError("redis-server did not start");
 }
 
+const PID_FILE = "redis.pid";
+
+/** A patrol killed with SIGKILL leaves its redis-server running on the data: stop it before starting anew. */
+async function stopLeftover(pidFile: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, "utf8").trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  let command = "";
+  try {
+    command = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    // No /proc (macOS) or no such process: nothing we can safely stop.
+    return;
+  }
+  if (!command.includes("redis-server")) return;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function launch(options: StartRedisOptions, port: number): Promise<PrivateRedis> {
   const persist = options.persist !== false;
   const args = [
+    "--pidfile",
+    path.join(options.dir, PID_FILE),
     "--port",
     String(port),
     "--bind",
@@ -94,9 +135,12 @@ async function launch(options: StartRedisOptions, port: number): Promise<Private
       resolve(new RedisServerError(`redis-server exited (${code ?? signal}): ${output.trim()}`)),
     );
   });
-  const ready = waitForPing(port, 10_000);
-  const outcome = await Promise.race([ready.then(() => null), exited]);
-  if (outcome) throw outcome;
+  const ready = waitForOwnServer(port, child.pid, 10_000);
+  const outcome = await Promise.race([ready.then(() => null), exited]).catch((error: Error) => error);
+  if (outcome) {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    throw outcome;
+  }
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const gone = once(child, "exit");
@@ -116,25 +160,36 @@ function notInstalled(cause: Error): RedisServerError {
   );
 }
 
-/** Polls with a raw PING until the server answers PONG. */
-async function waitForPing(port: number, timeoutMs: number): Promise<void> {
+/**
+ * Polls `INFO server` until the server on the port answers with our child's process id: under load another
+ * process can take the port first, and its answer must not pass for ours.
+ */
+async function waitForOwnServer(port: number, pid: number | undefined, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
+    const info = await new Promise<string>((resolve) => {
+      let data = "";
       const socket = net.connect(port, "127.0.0.1");
       socket.setTimeout(500);
-      socket.once("connect", () => socket.write("PING\r\n"));
-      socket.once("data", (data) => {
-        socket.destroy();
-        resolve(data.toString().startsWith("+PONG"));
+      socket.once("connect", () => socket.write("INFO server\r\n"));
+      socket.setEncoding("utf8").on("data", (d: string) => {
+        data += d;
+        if (/process_id:\d+/.test(data)) {
+          socket.destroy();
+          resolve(data);
+        }
       });
-      socket.once("error", () => resolve(false));
+      socket.once("error", () => resolve(""));
       socket.once("timeout", () => {
         socket.destroy();
-        resolve(false);
+        resolve(data);
       });
     });
-    if (ok) return;
+    const found = /process_id:(\d+)/.exec(info);
+    if (found) {
+      if (Number(found[1]) === pid) return;
+      throw new RedisServerError(`port ${port} is taken by another Redis (pid ${found[1]})`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new RedisServerError(`redis-server did not answer on port ${port} within ${timeoutMs} ms`);

@@ -1,19 +1,42 @@
 /**
- * patrol's HTTP server: the issuing store's API, health and readiness. One Fastify instance; each part is a
- * plugin, so the pieces the pipeline adds (webhooks, dashboard, metrics) register here too.
+ * patrol's one HTTP server. Each stage hands it a Fastify plugin: the issuing store's API, GitHub's webhooks,
+ * the metrics, health and readiness (and the queue dashboard). `patrol worker` serves only health and metrics.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { Probot } from "probot";
 import type { Config } from "../config.js";
+import { githubWebhookRoutes, patrolApp, type WebhookOutcome } from "../github/index.js";
 import { type IssuerStore, issuerRoutes } from "../issuer/index.js";
+import { registry } from "../metrics/index.js";
+import type { PatrolQueues } from "../queue/index.js";
 
 export interface WebServerDeps {
   config: Config;
   logger: Logger;
   store: IssuerStore;
+  /** The pipeline's queues; absent when only the issuing store is served. */
+  queues?: PatrolQueues | null;
+  /** The GitHub App; null when none is configured (the webhook route then says how to set one up). */
+  probot?: Probot | null;
+  /** "worker": health, readiness and metrics only. Default "web". */
+  role?: "web" | "worker";
 }
 
-export async function buildWebServer({ config, logger, store }: WebServerDeps): Promise<FastifyInstance> {
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstance> {
+  const { config, logger, store, queues } = deps;
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
@@ -23,15 +46,51 @@ export async function buildWebServer({ config, logger, store }: WebServerDeps): 
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
+    const problems: string[] = [];
     try {
-      await store.db.query("select 1");
-      return { status: "ready" };
+      await withTimeout(store.db.query("select 1"), 2000, "the database");
     } catch (error) {
       logger.warn({ err: error }, "readiness check failed: database unreachable");
-      return reply.code(503).send({ status: "unavailable", reason: "database unreachable" });
+      problems.push("database unreachable");
     }
+    if (queues) {
+      try {
+        await withTimeout(queues.connection.ping(), 2000, "Redis");
+      } catch (error) {
+        logger.warn({ err: error }, "readiness check failed: Redis unreachable");
+        problems.push("redis unreachable");
+      }
+    }
+    if (problems.length > 0)
+      return reply.code(503).send({ status: "unavailable", reason: problems.join(", ") });
+    return { status: "ready" };
   });
 
+  app.get("/metrics", async (_request, reply) => {
+    if (queues)
+      await queues.refreshMetrics().catch((error) => logger.warn({ err: error }, "queue counts unavailable"));
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+
+  if (deps.role === "worker") return app;
+
   await app.register(issuerRoutes, { store, config, logger });
+
+  if (queues) {
+    const outcomes = new Map<string, WebhookOutcome>();
+    const probot = deps.probot ?? null;
+    if (probot) {
+      await probot.load(
+        patrolApp(
+          { enqueuePush: (ref) => queues.enqueuePush(ref) },
+          {
+            scanPrivate: config.github.scanPrivate,
+            outcomes,
+          },
+        ),
+      );
+    }
+    await app.register(githubWebhookRoutes, { probot, outcomes });
+  }
   return app;
 }

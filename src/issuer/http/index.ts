@@ -12,6 +12,7 @@ import { registerAdminRoutes } from "./admin.js";
 import { registerAuditRoutes } from "./audit.js";
 import { registerConnectionDataRoutes } from "./connection-data.js";
 import { IssuerHttpContext, type IssuerRoutesOptions, TooManyFailedAttempts } from "./context.js";
+import { registerIncidentRoutes } from "./incidents.js";
 import { registerPatRoutes } from "./pats.js";
 
 export type { IssuerRoutesOptions } from "./context.js";
@@ -104,6 +105,7 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   registerConnectionDataRoutes(app, http);
   registerAuditRoutes(app, http);
   registerAdminRoutes(app, http);
+  registerIncidentRoutes(app, http);
 
   if (options.openapi !== false) {
     app.get("/_apis/openapi.json", { schema: { hide: true } }, async () => app.swagger());

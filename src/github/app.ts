@@ -1,0 +1,67 @@
+/**
+ * patrol as a Probot app: one function that registers small handlers. A handler reads the payload, decides
+ * whether there is anything to scan, hands a reference to the intake (the scan queue) and returns; everything
+ * slow happens in workers.
+ */
+
+import type { Logger } from "pino";
+import { type ApplicationFunction, Probot } from "probot";
+import type { Config } from "../config.js";
+import { type PushReference, pushReferenceFromPayload } from "./push-reference.js";
+
+/** Where accepted work goes (the web server passes the scan queue's producer). */
+export interface Intake {
+  enqueuePush(ref: PushReference): Promise<void>;
+}
+
+/** The intake could not take the work (Redis down): the delivery must fail so it can be redelivered. */
+export class IntakeUnavailableError extends Error {
+  override name = "IntakeUnavailableError";
+}
+
+export type WebhookOutcome = "queued" | "ignored" | "private" | "deleted";
+
+/** The Probot instance for the configured GitHub App, or null when no app is configured. */
+export function createGitHubApp(config: Config, logger: Logger): Probot | null {
+  const { appId, privateKey, webhookSecret, apiBaseUrl } = config.github;
+  if (appId === undefined || privateKey === undefined) return null;
+  return new Probot({
+    appId,
+    privateKey,
+    // In development without a secret Probot would use "development"; production refuses that in config.
+    secret: webhookSecret,
+    baseUrl: apiBaseUrl,
+    log: logger.child({ name: "probot" }),
+  });
+}
+
+/**
+ * The app function. `outcomes` receives each delivery's outcome by delivery id (the webhook route reads it
+ * for its answer and metrics).
+ */
+export function patrolApp(
+  intake: Intake,
+  options: { scanPrivate: boolean; outcomes: Map<string, WebhookOutcome> },
+): ApplicationFunction {
+  return (app) => {
+    app.on("push", async (context) => {
+      const ref = pushReferenceFromPayload(context.payload, context.id, Date.now());
+      if (ref === null) {
+        options.outcomes.set(context.id, "deleted");
+        return;
+      }
+      if (ref.repository.private && !options.scanPrivate) {
+        options.outcomes.set(context.id, "private");
+        return;
+      }
+      try {
+        await intake.enqueuePush(ref);
+      } catch (error) {
+        throw new IntakeUnavailableError(`cannot queue the push: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      options.outcomes.set(context.id, "queued");
+    });
+  };
+}

@@ -1,0 +1,27 @@
+/**
+ * GitHub intake: webhooks in (Probot), and reading what a push added through the REST API. Knows nothing of
+ * token formats or the store: it hands the detector bytes and the queue references.
+ */
+export {
+  createGitHubApp,
+  type Intake,
+  IntakeUnavailableError,
+  patrolApp,
+  type WebhookOutcome,
+} from "./app.js";
+export type { ChangedFile, GitHubClient } from "./push-diff.js";
+export {
+  PayloadError,
+  type PushReference,
+  pushReferenceFromPayload,
+  type RepositoryRef,
+  ZERO_SHA,
+} from "./push-reference.js";
+export {
+  type LocatedFinding,
+  type PushScanResult,
+  permalink,
+  type SkippedFile,
+  scanPush,
+} from "./scan-push.js";
+export { githubWebhookRoutes, WEBHOOK_PATH, type WebhookRouteOptions } from "./webhook-route.js";

@@ -1,0 +1,11 @@
+/**
+ * The queues between the stages (BullMQ on Redis): `scan` (push references), `respond` (leaked tokens by
+ * fingerprint), `notify` (owner notices). Each queue's module owns its name, job type, options and processor.
+ */
+export { checkEvictionPolicy, redisConnection, waitForRedis } from "./connection.js";
+export { NOTIFY_QUEUE, type NotifyJobData, noticeJob } from "./notify.js";
+export { openQueues, type PatrolQueues, QUEUE_NAMES } from "./queues.js";
+export { type PrivateRedis, RedisServerError, startPrivateRedis } from "./redis-server.js";
+export { MAX_LOCATIONS_PER_JOB, RESPOND_QUEUE, type RespondJobData, respondJob } from "./respond.js";
+export { type GitHubAccess, SCAN_QUEUE, type ScanJobData, type ScanJobResult, scanJob } from "./scan.js";
+export { type RunningWorkers, startWorkers, type WorkerDeps } from "./workers.js";

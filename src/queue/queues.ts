@@ -1,0 +1,71 @@
+/**
+ * The queues, as producers see them: one BullMQ `Queue` per stage on a fail-fast connection, and the one
+ * call the webhook intake makes. Every key starts with the configured prefix (hash-tagged for Redis Cluster).
+ */
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { PushReference } from "../github/index.js";
+import { jobsByState } from "../metrics/index.js";
+import { redisConnection } from "./connection.js";
+import { NOTIFY_QUEUE } from "./notify.js";
+import { RESPOND_QUEUE } from "./respond.js";
+import { SCAN_QUEUE, scanJob } from "./scan.js";
+
+export const QUEUE_NAMES = [SCAN_QUEUE, RESPOND_QUEUE, NOTIFY_QUEUE] as const;
+
+export interface PatrolQueues {
+  scan: Queue;
+  respond: Queue;
+  notify: Queue;
+  all: Queue[];
+  /** The producers' connection (fail-fast), also used for readiness checks. */
+  connection: Redis;
+  enqueuePush(ref: PushReference): Promise<void>;
+  /** Sets the `patrol_queue_jobs` gauge from Redis (called when /metrics is scraped). */
+  refreshMetrics(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openQueues(options: { redisUrl: string; prefix: string; logger?: Logger }): PatrolQueues {
+  const connection = redisConnection(options.redisUrl, "producer", options.logger);
+  const open = (name: string) => {
+    const queue = new Queue(name, { connection, prefix: options.prefix });
+    // The connection's own listener reports the cause; without one, BullMQ's re-emitted errors go to stderr.
+    queue.on("error", () => {});
+    return queue;
+  };
+  const scan = open(SCAN_QUEUE);
+  const respond = open(RESPOND_QUEUE);
+  const notify = open(NOTIFY_QUEUE);
+  const all = [scan, respond, notify];
+  return {
+    scan,
+    respond,
+    notify,
+    all,
+    connection,
+    async enqueuePush(ref) {
+      const job = scanJob(ref);
+      await scan.add(job.name, job.data, job.opts);
+    },
+    async refreshMetrics() {
+      for (const queue of all) {
+        const counts = await queue.getJobCounts(
+          "waiting",
+          "active",
+          "delayed",
+          "failed",
+          "completed",
+          "prioritized",
+        );
+        for (const [state, value] of Object.entries(counts))
+          jobsByState.set({ queue: queue.name, state }, value);
+      }
+    },
+    async close() {
+      await Promise.all(all.map((q) => q.close()));
+      connection.disconnect();
+    },
+  };
+}

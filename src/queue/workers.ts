@@ -1,0 +1,111 @@
+/**
+ * The workers of `patrol worker` (and `patrol start`): one BullMQ Worker per queue on its own blocking
+ * connection. A processor throws to retry (backoff from the job's options); jobs of a killed worker are
+ * stalled and picked up by another after the lock expires.
+ */
+import { type Processor, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { IssuerStore } from "../issuer/index.js";
+import { jobsProcessed } from "../metrics/index.js";
+import { FingerprintLookup, type Mailer } from "../respond/index.js";
+import { redisConnection } from "./connection.js";
+import { NOTIFY_QUEUE, processNotifyJob } from "./notify.js";
+import type { PatrolQueues } from "./queues.js";
+import { processRespondJob, RESPOND_QUEUE } from "./respond.js";
+import { type GitHubAccess, processScanJob, SCAN_QUEUE } from "./scan.js";
+
+export interface WorkerDeps {
+  redisUrl: string;
+  prefix: string;
+  queues: PatrolQueues;
+  store: IssuerStore;
+  mailer: Mailer;
+  /** Null without a GitHub App: scan jobs fail with a reason (and stay visible) instead of vanishing. */
+  github: GitHubAccess | null;
+  logger: Logger;
+  concurrency: { scan: number; respond: number; notify?: number };
+  maxBlobBytes: number;
+}
+
+export interface RunningWorkers {
+  workers: Worker[];
+  /** Stops taking jobs and waits for active ones (BullMQ returns unfinished ones to the queue via stall checks). */
+  close(): Promise<void>;
+}
+
+export function startWorkers(deps: WorkerDeps): RunningWorkers {
+  const lookup = new FingerprintLookup(deps.store);
+  const connections: Redis[] = [];
+  const make = <T>(name: string, processor: Processor<T>, concurrency: number) => {
+    const connection = redisConnection(deps.redisUrl, "worker", deps.logger);
+    connections.push(connection);
+    const worker = new Worker<T>(name, processor, {
+      connection,
+      prefix: deps.prefix,
+      concurrency,
+    });
+    worker.on("completed", () => jobsProcessed.inc({ queue: name, result: "completed" }));
+    worker.on("failed", (job, error) => {
+      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
+      jobsProcessed.inc({ queue: name, result: final ? "failed" : "retrying" });
+      deps.logger[final ? "error" : "warn"](
+        { queue: name, job: job?.id, attempt: job?.attemptsMade, reason: error.message },
+        final ? "job failed for good" : "job failed; will retry",
+      );
+    });
+    worker.on("error", (error) => deps.logger.error({ queue: name, err: error }, "worker error"));
+    return worker;
+  };
+  const log = deps.logger;
+  const workers = [
+    make(
+      SCAN_QUEUE,
+      (job) => {
+        if (!deps.github)
+          throw new Error("no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot read the push");
+        return processScanJob(
+          {
+            github: deps.github,
+            respondQueue: deps.queues.respond,
+            maxBlobBytes: deps.maxBlobBytes,
+            logger: log.child({ queue: SCAN_QUEUE }),
+          },
+          job as never,
+        );
+      },
+      deps.concurrency.scan,
+    ),
+    make(
+      RESPOND_QUEUE,
+      (job) =>
+        processRespondJob(
+          {
+            store: deps.store,
+            lookup,
+            notifyQueue: deps.queues.notify,
+            logger: log.child({ queue: RESPOND_QUEUE }),
+          },
+          job as never,
+        ),
+      deps.concurrency.respond,
+    ),
+    make(
+      NOTIFY_QUEUE,
+      (job) =>
+        processNotifyJob(
+          { store: deps.store, mailer: deps.mailer, logger: log.child({ queue: NOTIFY_QUEUE }) },
+          job as never,
+        ),
+      deps.concurrency.notify ?? 4,
+    ),
+  ];
+  return {
+    workers,
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      // BullMQ leaves connections it was given open.
+      for (const connection of connections) connection.disconnect();
+    },
+  };
+}
