@@ -4,7 +4,7 @@
  * against the SMTP capture, and a plain HTTP receiver for webhook deliveries.
  */
 import { execFile } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { createHmac, verify } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { createRequire } from "node:module";
@@ -19,8 +19,10 @@ import { Octokit } from "@octokit/rest";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  createSecretScanningKey,
   type FakeGitHub,
   type FakeRepository,
+  type SecretScanningKey,
   startFakeGitHub,
   ZERO_SHA,
 } from "./support/fake-github/index.js";
@@ -637,12 +639,23 @@ describe("faults", () => {
   });
 });
 
-describe("secret-scanning public keys", () => {
-  it("serves the configured keys without authentication", async () => {
-    const key = { key_identifier: "abc123", key: "-----BEGIN PUBLIC KEY-----\n...\n", is_current: true };
-    gh.setSecretScanningKeys([key]);
+describe("secret-scanning partner alerts", () => {
+  it("serves the configured public keys without authentication, and signs alerts that verify against them", async () => {
+    const signer = createSecretScanningKey();
+    gh.setSecretScanningKeys([signer.publicKey]);
     const response = await fetch(`${gh.apiUrl}/meta/public_keys/secret_scanning`);
-    expect(await response.json()).toEqual({ public_keys: [key] });
+    const { public_keys } = (await response.json()) as { public_keys: SecretScanningKey[] };
+    expect(public_keys).toEqual([signer.publicKey]);
+    expect(signer.keyIdentifier).toMatch(/^[0-9a-f]{64}$/);
+
+    const body = JSON.stringify([
+      { token: "t", type: "azure_devops_pat", url: "https://x", source: "content" },
+    ]);
+    const headers = signer.headers(body);
+    const signature = Buffer.from(headers["github-public-key-signature"], "base64");
+    const key = public_keys.find((k) => k.key_identifier === headers["github-public-key-identifier"])!.key;
+    expect(verify("sha256", Buffer.from(body), { key, dsaEncoding: "der" }, signature)).toBe(true);
+    expect(verify("sha256", Buffer.from(`${body} `), { key, dsaEncoding: "der" }, signature)).toBe(false);
   });
 });
 

@@ -21,6 +21,7 @@
  *     blobs, webhook deliveries and redelivery, secret-scanning public keys; GitHub's limits and errors.
  *   - `git clone` over smart HTTP (`smart-http.ts`) at `repo.cloneUrl` with `x-access-token:<token>`.
  *   - Webhooks sent and recorded as GitHub does (`deliveries.ts`, signing in `../webhooks.ts`).
+ *   - Secret-scanning partner alerts signed like GitHub's (`secret-scanning.ts`).
  *   - Faults switchable at run time (`faults.ts`): latency, 5xx, secondary and primary rate limits, resets.
  *   - History shaped with real git (`git.ts`, `repository.ts`): commits of text, binary or large files,
  *     branches, force pushes, pruning; payloads for push, public, repository.publicized, installation.created,
@@ -44,5 +45,7 @@ export type {
 } from "./repository.js";
 export { PUSH_COMMITS_LIMIT } from "./repository.js";
 export type { FakeLimits, SecretScanningKey } from "./rest.js";
+export type { PartnerMatch, SecretScanningSigner } from "./secret-scanning.js";
+export { createSecretScanningKey, postPartnerAlert } from "./secret-scanning.js";
 export type { CreateRepoOptions, FakeGitHub, FakeGitHubOptions, RequestRecord } from "./server.js";
 export { DEFAULT_LIMITS, startFakeGitHub } from "./server.js";
