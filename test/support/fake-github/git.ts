@@ -14,6 +14,7 @@
 import { spawn } from "node:child_process";
 import { appendFile, mkdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
+import { type GitObject, ObjectReader } from "./objects.js";
 
 export const ZERO_SHA = "0000000000000000000000000000000000000000";
 /** Git's well-known empty tree: the "parent" a root commit is diffed against. */
@@ -95,12 +96,16 @@ export function runGit(
 export class GitRepository {
   private queue: Promise<unknown> = Promise.resolve();
   private marksFile: string;
+  private objects: ObjectReader;
+  /** Results that depend only on object ids (diffs, ranges), which never change; emptied by `prune`. */
+  private readonly memo = new Map<string, Promise<unknown>>();
 
   private constructor(
     readonly gitDir: string,
     public defaultBranch: string,
   ) {
     this.marksFile = path.join(gitDir, "fake-github-marks");
+    this.objects = new ObjectReader(gitDir);
   }
 
   /** A new bare repository at `gitDir`, served for clones (partial clone filters allowed). */
@@ -123,24 +128,33 @@ export class GitRepository {
   /** The commit a sha, sha prefix, branch or tag names, or null when there is none. */
   async resolve(rev: string): Promise<string | null> {
     if (!/^[\w./@{}^~-]+$/.test(rev) || rev.startsWith("-")) return null;
-    const { stdout, code } = await runGit(
-      this.gitDir,
-      ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`],
-      {
-        allowCodes: [1, 128],
-      },
-    );
-    return code === 0 ? stdout.toString().trim() : null;
+    return (await this.objects.read(`${rev}^{commit}`))?.oid ?? null;
   }
 
   /** The tip of a branch, or null. */
-  async tip(branch: string): Promise<string | null> {
-    const { stdout, code } = await runGit(
-      this.gitDir,
-      ["rev-parse", "--verify", "--quiet", `refs/heads/${branch}^{commit}`],
-      { allowCodes: [1, 128] },
-    );
-    return code === 0 ? stdout.toString().trim() : null;
+  tip(branch: string): Promise<string | null> {
+    return this.resolve(`refs/heads/${branch}`);
+  }
+
+  /** Any object by name (null when missing), read without starting a process. */
+  readObject(name: string): Promise<GitObject | null> {
+    return this.objects.read(name);
+  }
+
+  /** Computes `key`'s value once; only for results fixed by object ids. */
+  remember<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    let value = this.memo.get(key) as Promise<T> | undefined;
+    if (!value) {
+      value = compute();
+      this.memo.set(key, value);
+      value.catch(() => this.memo.delete(key));
+    }
+    return value;
+  }
+
+  /** Stops the object reader (the repository stays on disk). */
+  close(): void {
+    this.objects.close();
   }
 
   async branches(): Promise<string[]> {
@@ -251,6 +265,9 @@ export class GitRepository {
     return this.serialize(async () => {
       await this.git(["reflog", "expire", "--expire=now", "--all"]);
       await this.git(["gc", "--quiet", "--prune=now"]);
+      // the reader still has the old packs open, and remembered results may name pruned objects
+      this.objects.close();
+      this.memo.clear();
     });
   }
 

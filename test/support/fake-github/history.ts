@@ -71,12 +71,39 @@ export async function readCommits(git: GitRepository, revArgs: readonly string[]
     .map((record) => parseHeader(record.replace(/\n$/, "")));
 }
 
-/** One commit by sha, or null when it does not exist. */
-export async function readCommit(git: GitRepository, sha: string): Promise<CommitInfo | null> {
-  const resolved = await git.resolve(sha);
-  if (!resolved) return null;
-  const [commit] = await readCommits(git, ["--no-walk", resolved]);
-  return commit ?? null;
+/** One commit (by sha, prefix or ref), or null when there is none; read without starting a process. */
+export async function readCommit(git: GitRepository, rev: string): Promise<CommitInfo | null> {
+  if (!/^[\w./@{}^~-]+$/.test(rev) || rev.startsWith("-")) return null;
+  const object = await git.readObject(`${rev}^{commit}`);
+  return object ? parseCommitObject(object.oid, object.content.toString("utf8")) : null;
+}
+
+/** A raw commit object: headers (`tree`, `parent`, `author`, `committer`, others), a blank line, the message. */
+export function parseCommitObject(sha: string, raw: string): CommitInfo {
+  const split = raw.indexOf("\n\n");
+  const headers = (split < 0 ? raw : raw.slice(0, split)).split("\n");
+  const message = split < 0 ? "" : raw.slice(split + 2);
+  let tree = "";
+  const parents: string[] = [];
+  let author: GitPerson = { name: "", email: "", date: "" };
+  let committer = author;
+  for (const line of headers) {
+    if (line.startsWith("tree ")) tree = line.slice(5);
+    else if (line.startsWith("parent ")) parents.push(line.slice(7));
+    else if (line.startsWith("author ")) author = parsePerson(line.slice(7));
+    else if (line.startsWith("committer ")) committer = parsePerson(line.slice(10));
+  }
+  return { sha, tree, parents, author, committer, message: message.replace(/\n+$/, "") };
+}
+
+/** `Name <email> 1700000000 +0130` → its parts, the date in git's `%aI` form (ISO 8601, the commit's offset). */
+function parsePerson(value: string): GitPerson {
+  const match = /^(.*) <(.*)> (\d+) ([+-])(\d\d)(\d\d)$/.exec(value);
+  if (!match) return { name: value, email: "", date: "" };
+  const [, name, email, epoch, sign, hours, minutes] = match;
+  const offsetMinutes = (sign === "-" ? -1 : 1) * (Number(hours) * 60 + Number(minutes));
+  const local = new Date((Number(epoch) + offsetMinutes * 60) * 1000).toISOString().slice(0, 19);
+  return { name, email, date: `${local}${sign}${hours}:${minutes}` };
 }
 
 /** Commits with the paths each added, removed and modified against its first parent. */
@@ -141,6 +168,14 @@ export async function diffFiles(
   patchLimitBytes: number,
 ): Promise<ChangedFile[]> {
   const from = base ?? EMPTY_TREE_SHA;
+  // a diff between two object ids never changes: compute it once, apply the (changeable) limit each time
+  const files = await git.remember(`diff ${from} ${head}`, () => fullDiff(git, from, head));
+  return files.map((file) =>
+    file.patch !== undefined && file.patchBytes > patchLimitBytes ? { ...file, patch: undefined } : file,
+  );
+}
+
+async function fullDiff(git: GitRepository, from: string, head: string): Promise<ChangedFile[]> {
   const [raw, patchText] = await Promise.all([
     git.git(["diff", "--raw", "-z", "-M", "--no-abbrev", from, head]),
     git.git(["diff", "-M", "--no-color", "--no-ext-diff", "--no-textconv", from, head]),
@@ -169,7 +204,6 @@ export async function diffFiles(
       }
     }
     const patchBytes = patch === undefined ? 0 : Buffer.byteLength(patch);
-    if (patchBytes > patchLimitBytes) patch = undefined;
     return { ...entry, additions, deletions, binary, patch, patchBytes };
   });
 }

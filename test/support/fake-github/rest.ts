@@ -189,15 +189,19 @@ export function registerRestRoutes(api: FastifyInstance, ctx: RestContext): void
     const headRef = basehead.slice(separator + 3);
     const [base, head] = await Promise.all([repo.git.resolve(baseRef), repo.git.resolve(headRef)]);
     if (!base || !head) return sendError(reply, 404, "Not Found");
-    const mergeBaseOut = await repo.git.git(["merge-base", base, head], { allowCodes: [1] });
-    const mergeBase = mergeBaseOut.toString().trim();
+    const git = repo.git;
+    const mergeBase = await git.remember(`merge-base ${base} ${head}`, async () =>
+      (await git.git(["merge-base", base, head], { allowCodes: [1] })).toString().trim(),
+    );
     if (!mergeBase) return sendError(reply, 404, `No common ancestor between ${baseRef} and ${headRef}.`);
 
     const [aheadCommits, behindCount, baseCommit, mergeBaseCommit] = await Promise.all([
-      readCommits(repo.git, ["--reverse", `${base}..${head}`]),
-      repo.git.git(["rev-list", "--count", `${head}..${base}`]),
-      readCommit(repo.git, base),
-      readCommit(repo.git, mergeBase),
+      git.remember(`log ${base}..${head}`, () => readCommits(git, ["--reverse", `${base}..${head}`])),
+      git.remember(`count ${head}..${base}`, async () =>
+        (await git.git(["rev-list", "--count", `${head}..${base}`])).toString(),
+      ),
+      readCommit(git, base),
+      readCommit(git, mergeBase),
     ]);
     const ahead = aheadCommits.length;
     const behind = Number(behindCount.toString().trim());
@@ -247,7 +251,7 @@ export function registerRestRoutes(api: FastifyInstance, ctx: RestContext): void
     const from = (request.query as Query).sha ?? repo.defaultBranch;
     const sha = await repo.git.resolve(from);
     if (!sha) return sendError(reply, 404, "Not Found");
-    const commits = await readCommits(repo.git, [sha]);
+    const commits = await repo.git.remember(`log ${sha}`, () => readCommits(repo.git, [sha]));
     const paged = pageSlice(request, commits, 30, 100);
     setLink(request, reply, paged);
     return paged.items.map((c) => commitJson(repo, c));
@@ -275,9 +279,9 @@ export function registerRestRoutes(api: FastifyInstance, ctx: RestContext): void
     if (!repo) return;
     const { sha } = request.params as Params;
     if (!/^[0-9a-f]{40}$/.test(sha)) return sendError(reply, 404, "Not Found");
-    const type = await repo.git.git(["cat-file", "-t", sha], { allowCodes: [1, 128] });
-    if (type.toString().trim() !== "blob") return sendError(reply, 404, "Not Found");
-    const content = await repo.git.git(["cat-file", "blob", sha]);
+    const object = await repo.git.readObject(sha);
+    if (object?.type !== "blob") return sendError(reply, 404, "Not Found");
+    const content = object.content;
     if (/application\/vnd\.github(\.v3)?\.raw/.test(request.headers.accept ?? "")) {
       return reply.type("application/vnd.github.raw").send(content);
     }

@@ -458,6 +458,7 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     async close() {
       await deliveries.settled();
       await server.close();
+      for (const repo of repos.values()) repo.git.close();
       await rm(root, { recursive: true, force: true });
     },
   };
