@@ -22,6 +22,9 @@ const schema = z.object({
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
   PATROL_ADMIN_KEY: optionalString,
+  PATROL_VIEWER_KEY: optionalString,
+  PATROL_SESSION_SECRET: optionalString,
+  PATROL_SECURE_COOKIES: z.enum(["true", "false"]).optional(),
   OIDC_ISSUER: optionalString,
   OIDC_AUDIENCE: optionalString,
   OIDC_JWKS_URL: optionalString,
@@ -53,6 +56,14 @@ export interface Config {
     failureWindowSeconds: number;
   };
   audit: { retentionDays: number };
+  dashboard: {
+    /** Read-only access to the queue dashboard (the admin key gives full access). */
+    viewerKey: string | undefined;
+    /** Signs dashboard session cookies; undefined means a secret generated into `dataDir` (not in production). */
+    sessionSecret: string | undefined;
+    /** The session cookie's `Secure` flag: on in production unless PATROL_SECURE_COOKIES=false. */
+    secureCookies: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -86,9 +97,33 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       failureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
     },
     audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
+    dashboard: {
+      viewerKey: e.PATROL_VIEWER_KEY,
+      sessionSecret: e.PATROL_SESSION_SECRET,
+      secureCookies:
+        e.PATROL_SECURE_COOKIES === undefined
+          ? e.NODE_ENV === "production"
+          : e.PATROL_SECURE_COOKIES === "true",
+    },
   };
   if (config.auth.adminKey !== undefined && config.auth.adminKey.length < 16) {
     throw new ConfigError("invalid configuration: PATROL_ADMIN_KEY must be at least 16 characters");
+  }
+  const { viewerKey, sessionSecret } = config.dashboard;
+  if (viewerKey !== undefined && viewerKey.length < 16) {
+    throw new ConfigError("invalid configuration: PATROL_VIEWER_KEY must be at least 16 characters");
+  }
+  if (viewerKey !== undefined && viewerKey === config.auth.adminKey) {
+    throw new ConfigError("invalid configuration: PATROL_VIEWER_KEY must differ from PATROL_ADMIN_KEY");
+  }
+  if (sessionSecret !== undefined && sessionSecret.length < 32) {
+    throw new ConfigError("invalid configuration: PATROL_SESSION_SECRET must be at least 32 characters");
+  }
+  // In production every web process must sign sessions with one secret chosen by the operator.
+  if (config.env === "production" && sessionSecret === undefined && (viewerKey ?? config.auth.adminKey)) {
+    throw new ConfigError(
+      "invalid configuration: PATROL_SESSION_SECRET is required in production when a dashboard key is set",
+    );
   }
   return config;
 }
