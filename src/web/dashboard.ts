@@ -88,6 +88,9 @@ export const dashboardRoutes: FastifyPluginAsync<DashboardOptions> = async (app,
     throw new Error("the dashboard's admin and viewer keys must differ");
   }
   if (app.hasConstraintStrategy(ROLE_CONSTRAINT)) throw new Error("the dashboard is already registered");
+  // The role is derived from the absolute URL before routing; under a prefix no board would ever match.
+  if (app.prefix !== "")
+    throw new Error(`register the dashboard without a prefix (it lives at ${DASHBOARD_PATH})`);
 
   const keys = new DashboardKeys(options.adminKey, options.viewerKey);
   const sessionTtlSeconds = options.sessionTtlSeconds ?? 8 * 3600;

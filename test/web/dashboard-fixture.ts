@@ -3,8 +3,9 @@
  * own, each holding one completed and one failed job; and a Fastify app with the dashboard mounted on them.
  */
 import { type Job, Queue, Worker } from "bullmq";
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { Redis } from "ioredis";
+import type { Logger } from "pino";
 import { type DashboardOptions, dashboardRoutes } from "../../src/web/dashboard.js";
 import { testRedisUrl, uniqueQueuePrefix } from "../support/redis.js";
 
@@ -81,8 +82,9 @@ export const VIEWER_KEY = "viewer-key-for-dashboard-tests-4567";
 export async function dashboardApp(
   queues: QueuesWithJobs,
   overrides: Partial<DashboardOptions> = {},
+  logger?: Logger,
 ): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = logger ? Fastify({ loggerInstance: logger as FastifyBaseLogger }) : Fastify({ logger: false });
   app.get("/healthz", async () => ({ status: "ok" }));
   await app.register(dashboardRoutes, {
     queues: [queues.scan, queues.respond],

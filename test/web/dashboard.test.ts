@@ -2,8 +2,10 @@
  * The queue dashboard over HTTP (fastify.inject) on real BullMQ queues in the test run's Redis: who gets in,
  * what each role may do, and that refused calls change nothing in Redis.
  */
-import type { FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dashboardRoutes } from "../../src/web/dashboard.js";
 import {
   ADMIN_KEY,
   dashboardApp,
@@ -297,6 +299,14 @@ describe("queue dashboard", () => {
     expect(String(response.headers["set-cookie"])).toMatch(/^patrol_dashboard=; Max-Age=0; Path=\/admin;/);
   });
 
+  it("refuses to be mounted under a prefix, where no board could match", async () => {
+    const other = Fastify({ logger: false });
+    await expect(async () => {
+      await other.register(dashboardRoutes, { prefix: "/ops", queues: [queues.scan], secureCookies: false });
+    }).rejects.toThrow(/without a prefix/);
+    await other.close();
+  });
+
   it("leaves the rest of the server alone", async () => {
     const health = await app.inject({ url: "/healthz", headers: { cookie: adminCookie } });
     expect(health.statusCode).toBe(200);
@@ -346,6 +356,29 @@ describe("queue dashboard, failed sign-ins", () => {
       });
       expect(lockedBearer.statusCode).toBe(429);
       expect((await login(app, ADMIN_KEY, "198.51.100.2")).statusCode).toBe(303);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("leave no key in the logs, even at trace level", async () => {
+    const lines: string[] = [];
+    // No redaction configured: what the dashboard logs must be harmless as it is.
+    const logger = pino({ level: "trace" }, { write: (line: string) => lines.push(line) });
+    const app = await dashboardApp(queues, {}, logger);
+    try {
+      await login(app, `${ADMIN_KEY}-wrong`);
+      await login(app, VIEWER_KEY);
+      for (const key of [ADMIN_KEY, `${VIEWER_KEY}-wrong`]) {
+        await app.inject({ url: "/admin/queues/api/queues", headers: { authorization: `Bearer ${key}` } });
+      }
+      const logged = lines.join("");
+      expect(logged).toContain("dashboard: failed sign-in");
+      expect(logged).toContain("dashboard: signed in");
+      expect(logged).toContain("dashboard: wrong bearer key");
+      for (const secret of [ADMIN_KEY, VIEWER_KEY, "a-session-secret-of-at-least-32-characters"]) {
+        expect(logged).not.toContain(secret);
+      }
     } finally {
       await app.close();
     }
