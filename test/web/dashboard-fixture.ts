@@ -56,7 +56,13 @@ async function settle(
 
 export async function queuesWithJobs(label: string): Promise<QueuesWithJobs> {
   const prefix = uniqueQueuePrefix(label);
-  const connection = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });
+  // Fail fast with the reason when the test Redis is unreachable, rather than time out in a hook.
+  const connection = new Redis(testRedisUrl(), {
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+    retryStrategy: (attempt) => (attempt > 3 ? null : 100),
+  });
+  await connection.connect();
   const scan = new Queue("scan", { connection, prefix });
   const respond = new Queue("respond", { connection, prefix });
   const [s, r] = await Promise.all([settle(scan, connection, prefix), settle(respond, connection, prefix)]);
