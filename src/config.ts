@@ -47,6 +47,9 @@ const schema = z.object({
   SMTP_URL: optionalString,
   MAIL_FROM: z.string().default("patrol <patrol@localhost>"),
   PATROL_ADMIN_KEY: optionalString,
+  PATROL_VIEWER_KEY: optionalString,
+  PATROL_SESSION_SECRET: optionalString,
+  PATROL_SECURE_COOKIES: z.enum(["true", "false"]).optional(),
   OIDC_ISSUER: optionalString,
   OIDC_AUDIENCE: optionalString,
   OIDC_JWKS_URL: optionalString,
@@ -101,6 +104,14 @@ export interface Config {
     smtpUrl: string | undefined;
     from: string;
   };
+  dashboard: {
+    /** Read-only access to the queue dashboard (the admin key gives full access). */
+    viewerKey: string | undefined;
+    /** Signs dashboard session cookies; undefined means a secret generated into `dataDir` (not in production). */
+    sessionSecret: string | undefined;
+    /** The session cookie's `Secure` flag: on in production unless PATROL_SECURE_COOKIES=false. */
+    secureCookies: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -141,6 +152,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     github: githubConfig(e),
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    dashboard: {
+      viewerKey: e.PATROL_VIEWER_KEY,
+      sessionSecret: e.PATROL_SESSION_SECRET,
+      secureCookies:
+        e.PATROL_SECURE_COOKIES === undefined
+          ? e.NODE_ENV === "production"
+          : e.PATROL_SECURE_COOKIES === "true",
+    },
   };
   if (config.auth.adminKey !== undefined && config.auth.adminKey.length < 16) {
     throw new ConfigError("invalid configuration: PATROL_ADMIN_KEY must be at least 16 characters");
@@ -151,6 +170,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(
         'invalid configuration: WEBHOOK_SECRET must be set (and not "development") in production',
       );
+  }
+  const { viewerKey, sessionSecret } = config.dashboard;
+  if (viewerKey !== undefined && viewerKey.length < 16) {
+    throw new ConfigError("invalid configuration: PATROL_VIEWER_KEY must be at least 16 characters");
+  }
+  if (viewerKey !== undefined && viewerKey === config.auth.adminKey) {
+    throw new ConfigError("invalid configuration: PATROL_VIEWER_KEY must differ from PATROL_ADMIN_KEY");
+  }
+  if (sessionSecret !== undefined && sessionSecret.length < 32) {
+    throw new ConfigError("invalid configuration: PATROL_SESSION_SECRET must be at least 32 characters");
+  }
+  // In production every web process must sign sessions with one secret chosen by the operator.
+  if (config.env === "production" && sessionSecret === undefined && (viewerKey ?? config.auth.adminKey)) {
+    throw new ConfigError(
+      "invalid configuration: PATROL_SESSION_SECRET is required in production when a dashboard key is set",
+    );
   }
   return config;
 }

@@ -10,6 +10,7 @@ import { githubWebhookRoutes, patrolApp, type WebhookOutcome } from "../github/i
 import { type IssuerStore, issuerRoutes } from "../issuer/index.js";
 import { registry } from "../metrics/index.js";
 import type { PatrolQueues } from "../queue/index.js";
+import { dashboardRoutes, loadDashboardSessionSecret } from "./dashboard.js";
 
 export interface WebServerDeps {
   config: Config;
@@ -91,6 +92,13 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
       );
     }
     await app.register(githubWebhookRoutes, { probot, outcomes });
+    await app.register(dashboardRoutes, {
+      queues: queues.all,
+      adminKey: config.auth.adminKey,
+      viewerKey: config.dashboard.viewerKey,
+      sessionSecret: loadDashboardSessionSecret(config),
+      secureCookies: config.dashboard.secureCookies,
+    });
   }
   return app;
 }
