@@ -19,6 +19,8 @@ export async function buildWebServer({ config, logger, store }: WebServerDeps): 
     bodyLimit: 1024 * 1024,
     // Behind a reverse proxy, client addresses (for the failed-authentication throttle) come from X-Forwarded-For.
     trustProxy: config.http.trustProxy,
+    // Azure DevOps routes ignore case (its own examples use /_apis/Tokens/Pats).
+    routerOptions: { caseSensitive: false },
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));
