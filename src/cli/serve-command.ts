@@ -8,6 +8,7 @@ import { loadConfig } from "../config.js";
 import { openIssuerStore, scheduleIssuerMaintenance } from "../issuer/index.js";
 import { createLogger } from "../logging.js";
 import { buildWebServer } from "../web/server.js";
+import { assertAddressFree } from "./port-check.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
 export async function runServe(
@@ -25,6 +26,7 @@ export async function runServe(
       "neither PATROL_ADMIN_KEY nor OIDC_ISSUER is set: nobody can call the lifecycle or admin API",
     );
   }
+  await assertAddressFree(config.http.host, config.http.port);
   const store = await openIssuerStore({ config, logger });
   const stopMaintenance = scheduleIssuerMaintenance(store);
   const app = await buildWebServer({ config, logger, store });
