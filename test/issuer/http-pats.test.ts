@@ -542,7 +542,9 @@ describe("lifecycle callers", () => {
       // Without any OIDC settings, bearer JWTs cannot be checked at all.
       const unconfigured = await seedTenant(issuer.store);
       const refused = await call("GET", pats(unconfigured.org.name), { jwt });
-      expect(expectError(refused, 401).message).toMatch(/not configured/);
+      // The caller gets the one text for every refused token; the reason is in the log for the operator.
+      expect(expectError(refused, 401).message).toMatch(/rejected/);
+      expect(issuer.logs.some((l) => l.includes("OIDC sign-in is not configured"))).toBe(true);
     } finally {
       await server.close();
     }

@@ -1,4 +1,5 @@
 /** What every issuer route shares: the store, caller authentication with throttling, and request parsing. */
+import { randomUUID } from "node:crypto";
 import type { FastifyReply, FastifyRequest, FastifySchema } from "fastify";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -44,10 +45,30 @@ export function basicPassword(header: string | undefined): string | null {
 const isBasic = (header: string | undefined) => /^\s*basic(\s|$)/i.test(header ?? "");
 
 /**
- * What a request for an unknown organization or tenant is told when it is not the admin key: the same 401 a
- * known one gives a token from another identity provider, so names cannot be probed before authentication.
+ * What a rejected sign-in token is told, whatever the reason (the reason goes to the log). One text for every
+ * case, so an unknown organization answers exactly as a known one: names cannot be probed.
  */
-const FOREIGN_TOKEN_MESSAGE = "the bearer token was rejected: claim iss is not valid";
+const REJECTED_TOKEN_MESSAGE = "the bearer token was rejected: sign in again with your identity provider";
+const NOT_A_USER_MESSAGE = "you are not a user of this organization's tenant";
+
+const isJwtBearer = (header: string | undefined) =>
+  /^\s*bearer\s+[^.\s]+\.[^.\s]+\.[^.\s]+\s*$/i.test(header ?? "");
+
+/** The tenant an unknown organization is checked against: the service's OIDC defaults, and no users. */
+function nobodysTenant(): Tenant {
+  return {
+    id: randomUUID(),
+    name: "",
+    oidc: { issuer: undefined, audience: undefined, jwksUrl: undefined },
+    policies: {
+      autoRevokeLeakedPats: true,
+      restrictGlobalPats: false,
+      restrictFullScopePats: false,
+      maxPatLifespanDays: null,
+    },
+    createdAt: new Date(0),
+  };
+}
 
 export class IssuerHttpContext {
   readonly store: IssuerStore;
@@ -88,8 +109,14 @@ export class IssuerHttpContext {
     } catch (error) {
       // A PAT sent here is refused whatever it is: that is not a guess at the admin key or a sign-in.
       const guessed = adminKey !== undefined || !isBasic(request.headers.authorization);
-      if (error instanceof IssuerError && error.kind === "unauthenticated" && guessed)
-        this.callerThrottle.recordFailure(request.ip);
+      if (!(error instanceof IssuerError)) throw error;
+      if (error.kind === "unauthenticated" && guessed) this.callerThrottle.recordFailure(request.ip);
+      if (adminKey === undefined && isJwtBearer(request.headers.authorization)) {
+        request.log.info({ reason: error.message }, "sign-in token refused");
+        if (error.kind === "unauthenticated") throw unauthenticated(REJECTED_TOKEN_MESSAGE);
+        if (error.kind === "forbidden" && /^you are not a user/.test(error.message))
+          throw forbidden(NOT_A_USER_MESSAGE, "accessDenied");
+      }
       throw error;
     }
   }
@@ -127,16 +154,15 @@ export class IssuerHttpContext {
     return { tenant, actor: await this.admin(request, tenant) };
   }
 
-  /** Authentication against no tenant: returns for the admin key, throws the usual 401 for anything else. */
+  /**
+   * Authentication for a target that does not exist: returns for the admin key (who then learns 404); anyone
+   * else gets what a known target with no such user would answer. A sign-in token is checked against the
+   * service's OIDC defaults, so a valid one is told 403 exactly as in a tenant it does not belong to.
+   */
   private async unknownTarget(request: FastifyRequest): Promise<void> {
-    const actor = await this.caller(request, null).catch((error: unknown) => {
-      const header = request.headers.authorization ?? "";
-      const bearerJwt = /^\s*bearer\s+[^.\s]+\.[^.\s]+\.[^.\s]+\s*$/i.test(header);
-      if (error instanceof IssuerError && error.kind === "unauthenticated" && bearerJwt)
-        throw unauthenticated(FOREIGN_TOKEN_MESSAGE);
-      throw error;
-    });
-    if (actor.kind !== "admin") throw unauthenticated(FOREIGN_TOKEN_MESSAGE);
+    const jwt = isJwtBearer(request.headers.authorization) && request.headers[ADMIN_KEY_HEADER] === undefined;
+    const actor = await this.caller(request, jwt ? nobodysTenant() : null);
+    if (actor.kind !== "admin") throw forbidden(NOT_A_USER_MESSAGE, "accessDenied");
   }
 
   /**

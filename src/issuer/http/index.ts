@@ -72,6 +72,15 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   });
   // JSON only: without this, Fastify's default text/plain parser would hand handlers a string.
   app.removeContentTypeParser("text/plain");
+  // Fastify's own JSON parser answers prototype keys and broken JSON with one text; say which it was.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(Object.assign(error as Error, { statusCode: 400 }), undefined);
+    }
+  });
   // Validation happens in the handlers with zod; route schemas are documentation.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -112,16 +121,42 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   }
 }
 
+class BodyError extends Error {}
+
+/**
+ * JSON.parse, refusing `__proto__` and `constructor.prototype` keys (which would reach an object's prototype
+ * once copied into one), with a message for each way a body can be wrong.
+ */
+function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") throw new BodyError("the request body is empty; send a JSON object");
+  let prototypeKey = false;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, (key, item) => {
+      if (key === "__proto__") prototypeKey = true;
+      if (
+        key === "constructor" &&
+        item !== null &&
+        typeof item === "object" &&
+        Object.hasOwn(item, "prototype")
+      )
+        prototypeKey = true;
+      return item;
+    });
+  } catch {
+    throw new BodyError("the request body is not valid JSON");
+  }
+  if (prototypeKey)
+    throw new BodyError("the request body must not contain __proto__ or constructor.prototype keys");
+  return value;
+}
+
 /** What a Fastify 4xx (body parsing, content type, size) tells the client. */
 function clientErrorMessage(error: FastifyError | Error): string {
-  const code = (error as FastifyError).code;
-  if (code === "FST_ERR_CTP_EMPTY_JSON_BODY") return "the request body is empty; send a JSON object";
-  if (error instanceof SyntaxError) {
-    // secure-json-parse refuses prototype keys with a SyntaxError of its own: the JSON itself was fine.
-    return /prototype/i.test(error.message)
-      ? "the request body must not contain __proto__ or constructor.prototype keys"
-      : "the request body is not valid JSON";
-  }
+  if (error instanceof BodyError) return error.message;
+  if ((error as FastifyError).code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+    return "the request body is empty; send a JSON object";
+  if (error instanceof SyntaxError) return "the request body is not valid JSON";
   return error.message;
 }
 
