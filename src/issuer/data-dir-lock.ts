@@ -48,6 +48,10 @@ async function readLock(file: string): Promise<LockContent | null> {
   }
 }
 
+/** Lock files this process holds: a lock naming this pid but not held here was left by an earlier process
+ * that had the same pid (a container's pid 1 restarted on the same volume). */
+const heldHere = new Set<string>();
+
 /** Holds `dataDir` for this process until `release()`. Throws DataDirectoryInUse when another holds it. */
 export async function lockDataDirectory(dataDir: string): Promise<{ release(): Promise<void> }> {
   const file = path.join(dataDir, LOCK_FILE_NAME);
@@ -55,8 +59,10 @@ export async function lockDataDirectory(dataDir: string): Promise<{ release(): P
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(file, `${JSON.stringify(mine)}\n`, { flag: "wx", mode: 0o600 });
+      heldHere.add(file);
       return {
         async release() {
+          heldHere.delete(file);
           const current = await readLock(file);
           if (current?.pid === mine.pid && current.since === mine.since) await unlink(file).catch(() => {});
         },
@@ -71,7 +77,8 @@ export async function lockDataDirectory(dataDir: string): Promise<{ release(): P
       );
     }
     // Another host's pid says nothing here (a shared volume): only a lock of this host can be judged stale.
-    const stale = holder.host === mine.host && holder.pid !== process.pid && !isAlive(holder.pid);
+    const stale =
+      holder.host === mine.host && (holder.pid === process.pid ? !heldHere.has(file) : !isAlive(holder.pid));
     if (!stale) throw new DataDirectoryInUse(dataDir, holder.pid);
     await unlink(file).catch(() => {});
   }

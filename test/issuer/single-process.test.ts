@@ -147,11 +147,19 @@ describe("one process per PGlite data directory", () => {
     expect((await quietCli(["tenant", "create", "--name", "after-crash"], dataDir)).code).toBe(0);
     expect(existsSync(lockFile)).toBe(false);
 
-    // A live holder (this test process) keeps it.
+    // A lock naming this very pid that this process does not hold is an earlier incarnation's (a container's
+    // pid 1 restarted on the same volume): taken over too.
     writeFileSync(lockFile, JSON.stringify({ pid: process.pid, host: hostname(), since: "y" }));
+    expect((await quietCli(["tenant", "create", "--name", "same-pid"], dataDir)).code).toBe(0);
+
+    // A live holder keeps it.
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    children.push(holder);
+    writeFileSync(lockFile, JSON.stringify({ pid: holder.pid, host: hostname(), since: "z" }));
     const refused = await quietCli(["tenant", "create", "--name", "blocked"], dataDir);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(new RegExp(`in use by another patrol process \\(pid ${process.pid}\\)`));
+    expect(refused.stderr).toMatch(new RegExp(`in use by another patrol process \\(pid ${holder.pid}\\)`));
     expect(existsSync(lockFile)).toBe(true);
+    holder.kill("SIGKILL");
   }, 60_000);
 });
