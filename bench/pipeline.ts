@@ -31,7 +31,9 @@ const SECRET = randomBytes(20).toString("hex");
 const ADMIN_KEY = randomBytes(24).toString("hex");
 
 const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);
 
@@ -51,7 +53,10 @@ async function onServer(url: string, sql: string): Promise<void> {
   }
 }
 
-async function startPatrol(mode: "web" | "start", env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
+async function startPatrol(
+  mode: "web" | "start",
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [CLI, mode], { env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   const url = await new Promise<string>((resolve, reject) => {
@@ -138,7 +143,8 @@ async function main(): Promise<void> {
     const head = await ingestRepo.commit({ files: { "a.txt": "a\n" } });
     const ingestPayload = await ingestRepo.pushPayload({ before: base, after: head });
     const url = `${web.url}/api/github/webhooks`;
-    for (let i = 0; i < 200; i++) await postWebhook({ url, event: "push", payload: ingestPayload, secret: SECRET });
+    for (let i = 0; i < 200; i++)
+      await postWebhook({ url, event: "push", payload: ingestPayload, secret: SECRET });
     const accept: number[] = [];
     let failed = 0;
     let next = 0;
@@ -163,7 +169,10 @@ async function main(): Promise<void> {
     children.push(start.child);
     await admin(start.url, "POST", "/_apis/patrol/tenants", { name: "bench" });
     await admin(start.url, "POST", "/_apis/patrol/tenants/bench/organizations", { name: "bench-org" });
-    await admin(start.url, "POST", "/_apis/patrol/tenants/bench/users", { email: "dev@bench.example", displayName: "Dev" });
+    await admin(start.url, "POST", "/_apis/patrol/tenants/bench/users", {
+      email: "dev@bench.example",
+      displayName: "Dev",
+    });
     const repos: FakeRepository[] = [];
     for (let r = 0; r < 10; r++) {
       const repo = await gh.createRepo("bench-org", `repo${r}`);
@@ -237,22 +246,32 @@ async function main(): Promise<void> {
 
     const sortedAtRate = sortNum(acceptAtRate);
     console.log("\n1. ingest (patrol web, no workers)");
-    console.log(`   webhooks: ${accept.length} accepted, ${failed} failed, ${concurrency} concurrent senders`);
+    console.log(
+      `   webhooks: ${accept.length} accepted, ${failed} failed, ${concurrency} concurrent senders`,
+    );
     console.log(`   rate: ${(accept.length / elapsed).toFixed(0)} webhooks/s over ${elapsed.toFixed(1)} s`);
     console.log(
       `   accept latency: p50 ${ms(percentile(sortedAccept, 50))}, p95 ${ms(percentile(sortedAccept, 95))}, p99 ${ms(percentile(sortedAccept, 99))}`,
     );
     console.log(`   patrol web RSS after: ${ingestRss.toFixed(0)} MiB`);
-    console.log(`\n2. push→revoked (patrol start, ${rate} pushes/s for ${seconds} s, 1 in 10 with a live PAT)`);
-    console.log(`   pushes: ${prepared.length} sent in ${sendSeconds.toFixed(1)} s (${rateFailures} not accepted); prepared in ${prepSeconds.toFixed(0)} s`);
+    console.log(
+      `\n2. push→revoked (patrol start, ${rate} pushes/s for ${seconds} s, 1 in 10 with a live PAT)`,
+    );
+    console.log(
+      `   pushes: ${prepared.length} sent in ${sendSeconds.toFixed(1)} s (${rateFailures} not accepted); prepared in ${prepSeconds.toFixed(0)} s`,
+    );
     console.log(
       `   accept latency at ${rate}/s: p50 ${ms(percentile(sortedAtRate, 50))}, p95 ${ms(percentile(sortedAtRate, 95))}, p99 ${ms(percentile(sortedAtRate, 99))}`,
     );
-    console.log(`   PATs planted: ${ids.length}, revoked: ${revoked.length}, mails received: ${smtp.messages.length}`);
+    console.log(
+      `   PATs planted: ${ids.length}, revoked: ${revoked.length}, mails received: ${smtp.messages.length}`,
+    );
     console.log(
       `   push→revoked: p50 ${ms(percentile(latencies, 50))}, p95 ${ms(percentile(latencies, 95))}, p99 ${ms(percentile(latencies, 99))}, max ${ms(latencies[latencies.length - 1] ?? Number.NaN)}`,
     );
-    console.log(`   patrol start RSS: ${rssBefore.toFixed(0)} MiB before the load, ${rssAfter.toFixed(0)} MiB after`);
+    console.log(
+      `   patrol start RSS: ${rssBefore.toFixed(0)} MiB before the load, ${rssAfter.toFixed(0)} MiB after`,
+    );
   } finally {
     for (const child of children) await stopPatrol(child).catch(() => {});
     await smtp.close();

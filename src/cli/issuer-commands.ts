@@ -16,6 +16,7 @@ import {
   openIssuerStore,
   type Pat,
   patTokenView,
+  requireDateTime,
 } from "../issuer/index.js";
 
 export interface IssuerCommandIo {
@@ -80,11 +81,15 @@ function onOff(value: string | undefined, flag: string): boolean | undefined {
   throw new Usage(`--${flag} takes on or off`);
 }
 
+/** A date flag, read as the HTTP API reads dates (no zone means UTC) and held to the same range. */
 function date(value: string | undefined, flag: string): Date | undefined {
   if (value === undefined) return undefined;
-  const parsed = new Date(value);
-  if (Number.isNaN(parsed.getTime())) throw new Usage(`--${flag} must be an ISO 8601 date-time`);
-  return parsed;
+  try {
+    return requireDateTime(value, `--${flag}`);
+  } catch (error) {
+    if (error instanceof IssuerError) throw new Usage(error.message);
+    throw error;
+  }
 }
 
 function allowlist(value: string): { users: string[]; groups: string[] } {
@@ -108,9 +113,30 @@ function cliActor(): Actor {
   return { kind: "admin", name: `patrol CLI (${who})` };
 }
 
-function patLine(pat: Pat): string {
+const PAT_LIST_HEADER = [
+  "AUTHORIZATION ID".padEnd(36),
+  "STATUS ",
+  "VALID TO".padEnd(24),
+  "OWNER",
+  "NAME",
+  "SCOPE",
+  "WHERE",
+];
+
+function patLine(pat: Pat, owner: string): string {
   const where = pat.allOrgs ? "all organizations" : `organization ${pat.organizationId}`;
-  return `${pat.authorizationId}  ${pat.status.padEnd(7)}  ${pat.validTo.toISOString()}  ${JSON.stringify(pat.displayName)}  ${pat.scope}  (${where})`;
+  return `${pat.authorizationId}  ${pat.status.padEnd(7)}  ${pat.validTo.toISOString()}  ${owner}  ${JSON.stringify(pat.displayName)}  ${pat.scope}  (${where})`;
+}
+
+/** The owners' emails of a page of PATs. */
+async function ownerEmails(store: IssuerStore, pats: Pat[]): Promise<Map<string, string>> {
+  const ids = [...new Set(pats.map((p) => p.userId))];
+  if (ids.length === 0) return new Map();
+  const { rows } = await store.db.query<{ id: string; email: string }>(
+    "SELECT id, email FROM users WHERE id = ANY($1::uuid[])",
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.email]));
 }
 
 export async function runIssuerCommand(
@@ -324,6 +350,7 @@ async function dispatch(
       const store = await open();
       let continuationToken: string | undefined;
       let count = 0;
+      out(PAT_LIST_HEADER.join("  "));
       do {
         const page = await store.listPats({
           organization: required(f.org, "org"),
@@ -333,7 +360,8 @@ async function dispatch(
           top: 1000,
           continuationToken,
         });
-        for (const pat of page.pats) out(patLine(pat));
+        const owners = await ownerEmails(store, page.pats);
+        for (const pat of page.pats) out(patLine(pat, owners.get(pat.userId) ?? pat.userId));
         count += page.pats.length;
         continuationToken = page.continuationToken ?? undefined;
       } while (continuationToken);
@@ -347,7 +375,11 @@ async function dispatch(
         reason: f.reason,
         actor,
       });
-      out(`revoked PAT ${JSON.stringify(pat.displayName)} (${pat.authorizationId})`);
+      out(
+        pat.alreadyRevoked
+          ? `PAT ${JSON.stringify(pat.displayName)} (${pat.authorizationId}) was already revoked${pat.revokedAt ? ` on ${pat.revokedAt.toISOString()}` : ""}; nothing changed`
+          : `revoked PAT ${JSON.stringify(pat.displayName)} (${pat.authorizationId})`,
+      );
       return 0;
     }
     case "pat expire-due": {

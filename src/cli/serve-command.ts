@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { loadConfig } from "../config.js";
 import { createLogger } from "../logging.js";
 import { type ServiceMode, startService } from "../service/index.js";
+import { assertAddressFree } from "./port-check.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
 /** Past this, shutdown stops waiting for active jobs: BullMQ hands them to another worker once their lock lapses. */
@@ -26,6 +27,8 @@ export async function runServe(
       "neither PATROL_ADMIN_KEY nor OIDC_ISSUER is set: nobody can call the lifecycle or admin API",
     );
   }
+  // Before any database is opened: a second patrol on a busy port must not touch the first one's data.
+  await assertAddressFree(config.http.host, config.http.port);
   const service = await startService(mode, config, logger);
   const parts = mode === "start" ? "web + workers" : mode === "web" ? "web" : "workers";
   io.stderr.write(

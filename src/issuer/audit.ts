@@ -264,7 +264,7 @@ export interface AuditPage {
   hasMore: boolean;
 }
 
-const encodeCursor = (seq: number) => Buffer.from(JSON.stringify({ seq })).toString("base64url");
+export const encodeCursor = (seq: number) => Buffer.from(JSON.stringify({ seq })).toString("base64url");
 
 function decodeCursor(token: string): number {
   try {

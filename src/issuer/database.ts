@@ -6,6 +6,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
+import { lockDataDirectory } from "./data-dir-lock.js";
 
 /** Something that runs SQL: the database itself or one transaction on it. */
 export interface Queryable {
@@ -46,7 +47,21 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (!options.dataDir) throw new Error("openDatabase needs a databaseUrl, a dataDir or inMemory");
   const dir = path.join(options.dataDir, "pglite");
   await mkdir(dir, { recursive: true });
-  return openPglite(dir);
+  // One process per PGlite directory: refuse (clearly) rather than lose writes.
+  const lock = await lockDataDirectory(options.dataDir);
+  try {
+    const db = await openPglite(dir);
+    return {
+      ...db,
+      async close() {
+        await db.close();
+        await lock.release();
+      },
+    };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
 }
 
 function openPostgres(databaseUrl: string, max: number): Database {

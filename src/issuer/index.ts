@@ -10,7 +10,9 @@
 export type { AuditChainReport, AuditEvent, AuditPage, AuditQuery } from "./audit.js";
 export { AUDIT_ACTIONS, type AuditActionId } from "./audit.js";
 export type { PatAuthFailure, PatAuthResult, PatIdentity } from "./auth.js";
+export { DataDirectoryInUse } from "./data-dir-lock.js";
 export { type Database, type OpenDatabaseOptions, openDatabase, type Queryable } from "./database.js";
+export { EARLIEST_DATE, LATEST_DATE, parseDateTime, requireDateTime } from "./dates.js";
 export { IssuerError, type IssuerErrorKind, type PatTokenError } from "./errors.js";
 export { buildIssuerServer, type IssuerRoutesOptions, issuerRoutes } from "./http/index.js";
 export { patTokenView } from "./http/pats.js";
@@ -40,7 +42,14 @@ export type {
   UserStatus,
 } from "./model.js";
 export { SYSTEM_ACTOR } from "./model.js";
-export type { CreatePatInput, IssuedPat, ListPatsInput, PatPage, UpdatePatInput } from "./pats.js";
+export type {
+  CreatePatInput,
+  IssuedPat,
+  ListPatsInput,
+  PatPage,
+  RevokedPat,
+  UpdatePatInput,
+} from "./pats.js";
 export {
   type Allowlist,
   type AllowlistInput,

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { fingerprint, isWellFormed, mintAzdo } from "../tokens/index.js";
 import { appendAuditEvent } from "./audit.js";
 import type { Queryable } from "./database.js";
+import { requireDateTime } from "./dates.js";
 import {
   findUserByEmail,
   organizationById,
@@ -34,6 +35,9 @@ export const MAX_DISPLAY_NAME_LENGTH = 256;
 /** Azure DevOps caps a PAT's lifetime at one year. */
 export const MAX_PAT_LIFESPAN_DAYS = 366;
 export const DEFAULT_PAT_LIFESPAN_DAYS = 30;
+export const MAX_PAGE_SIZE = 1000;
+/** One text for a bad page size, whichever layer finds it. */
+export const TOP_RANGE_MESSAGE = `$top must be a whole number from 1 to ${MAX_PAGE_SIZE}`;
 const DAY_MS = 86_400_000;
 
 /** Token-shaped runs of characters, checked so that nobody stores a live token as a display name. */
@@ -108,8 +112,7 @@ function parseScope(value: unknown): string {
 }
 
 function parseValidTo(value: Date | string, now: Date): Date {
-  const date = typeof value === "string" ? new Date(value) : value;
-  if (Number.isNaN(date.getTime())) throw invalid("validTo is not a valid date-time", "invalidValidTo");
+  const date = requireDateTime(value, "validTo", "invalidValidTo");
   if (date.getTime() <= now.getTime()) throw invalid("validTo must be in the future", "invalidValidTo");
   if (date.getTime() > now.getTime() + MAX_PAT_LIFESPAN_DAYS * DAY_MS) {
     throw invalid(`validTo must be at most ${MAX_PAT_LIFESPAN_DAYS} days from now`, "invalidValidTo");
@@ -294,8 +297,7 @@ export async function listPats(ctx: StoreContext, input: ListPatsInput): Promise
   const sortBy = input.sortBy ?? "displayDate";
   const ascending = input.ascending ?? true;
   const top = input.top ?? 100;
-  if (!Number.isInteger(top) || top < 1 || top > 1000)
-    throw invalid("$top must be an integer from 1 to 1000");
+  if (!Number.isInteger(top) || top < 1 || top > MAX_PAGE_SIZE) throw invalid(TOP_RANGE_MESSAGE);
   const organization = await requireOrganization(ctx.db, input.organization);
   const { actor } = input;
   let ownerId: string | null = null;
@@ -449,11 +451,16 @@ export async function updatePat(
   });
 }
 
+/** A revoked PAT, and whether it was already revoked before this call (then nothing changed). */
+export interface RevokedPat extends Pat {
+  alreadyRevoked: boolean;
+}
+
 /** Revokes a PAT on a user's or an administrator's request. Revoking a revoked PAT changes nothing. */
 export async function revokePat(
   ctx: StoreContext,
   input: AccessContext & { organization: string; authorizationId: string; reason?: string },
-): Promise<Pat> {
+): Promise<RevokedPat> {
   const authorizationId = checkAuthorizationId(input.authorizationId);
   const organization = await requireOrganization(ctx.db, input.organization);
   return revokeVisiblePat(ctx, authorizationId, organization, input);
@@ -463,7 +470,7 @@ export async function revokePat(
 export async function adminRevokePat(
   ctx: StoreContext,
   input: AccessContext & { authorizationId: string; reason?: string },
-): Promise<Pat> {
+): Promise<RevokedPat> {
   const authorizationId = checkAuthorizationId(input.authorizationId);
   const { rows } = await ctx.db.query<{ organization_id: string }>(
     "SELECT organization_id FROM pats WHERE authorization_id = $1",
@@ -482,11 +489,11 @@ async function revokeVisiblePat(
   authorizationId: string,
   organization: Organization,
   input: AccessContext & { reason?: string },
-): Promise<Pat> {
+): Promise<RevokedPat> {
   const reason = input.reason === undefined ? null : parseInput(z.string().max(512), input.reason, "reason");
   return ctx.db.transaction(async (tx) => {
     const current = await loadVisiblePat(tx, authorizationId, organization, input.actor, true);
-    if (current.status === "revoked") return current;
+    if (current.status === "revoked") return { ...current, alreadyRevoked: true };
     const byOwner = input.actor.kind === "user" && input.actor.user.id === current.userId;
     const { rows } = await tx.query<PatRow>(
       `UPDATE pats SET status = 'revoked', revoked_at = now(), revoke_reason = $2, revoked_by_kind = $3,
@@ -512,7 +519,7 @@ async function revokeVisiblePat(
       ipAddress: input.ipAddress,
     });
     ctx.logger.info({ authorizationId, by: byOwner ? "owner" : "admin" }, "PAT revoked");
-    return pat;
+    return { ...pat, alreadyRevoked: false };
   });
 }
 

@@ -68,6 +68,7 @@ import {
   type ListPatsInput,
   listPats,
   type PatPage,
+  type RevokedPat,
   revokePat,
   type UpdatePatInput,
   updatePat,
@@ -190,11 +191,11 @@ export class IssuerStore {
   updatePat(input: UpdatePatInput): Promise<{ pat: Pat; token: string | null }> {
     return updatePat(this.ctx, input);
   }
-  revokePat(input: Parameters<typeof revokePat>[1]): Promise<Pat> {
+  revokePat(input: Parameters<typeof revokePat>[1]): Promise<RevokedPat> {
     return revokePat(this.ctx, input);
   }
   /** Any PAT by authorization id, for administrators (CLI, admin API). */
-  adminRevokePat(input: Parameters<typeof adminRevokePat>[1]): Promise<Pat> {
+  adminRevokePat(input: Parameters<typeof adminRevokePat>[1]): Promise<RevokedPat> {
     return adminRevokePat(this.ctx, input);
   }
   expireDuePats(options?: { batchSize?: number }): Promise<{ expired: number }> {

@@ -68,11 +68,12 @@ export async function startService(
     for (const close of closers.splice(0).reverse()) await Promise.resolve(close()).catch(() => {});
   };
   try {
+    // The store first: on PGlite it takes the data directory's lock, which the private Redis lives under too.
+    const store = await openIssuerStore({ config, logger });
+    closers.push(() => store.close());
     const redis = await redisFor(mode, config, logger);
     const redisUrl = typeof redis === "string" ? redis : redis.url;
     if (typeof redis !== "string") closers.push(() => redis.stop());
-    const store = await openIssuerStore({ config, logger });
-    closers.push(() => store.close());
     const queues = openQueues({ redisUrl, prefix: config.queue.prefix, logger });
     closers.push(() => queues.close());
     await waitForRedis(queues.connection).catch((error) => {

@@ -43,6 +43,8 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
     bodyLimit: 1024 * 1024,
     // Behind a reverse proxy, client addresses (for the failed-authentication throttle) come from X-Forwarded-For.
     trustProxy: config.http.trustProxy,
+    // Azure DevOps routes ignore case (its own examples use /_apis/Tokens/Pats).
+    routerOptions: { caseSensitive: false },
   });
 
   app.get("/healthz", async () => ({ status: "ok" }));

@@ -279,11 +279,11 @@ describe("audit log API", () => {
     expect(first.decoratedAuditLogEntries[0]).toMatchObject({
       actionId: "Token.PatCreateEvent",
       area: "Token",
-      category: "Create",
+      category: "create",
       categoryDisplayName: "Create",
       scopeType: "organization",
       scopeId: org.id,
-      scopeDisplayName: org.name,
+      scopeDisplayName: `${org.name} (Organization)`,
       authenticationMechanism: "AdminApiKey",
       data: { displayName: "audit 2", ownerName: "Alice", ownerEmail: "alice@example.com" },
     });
@@ -296,7 +296,18 @@ describe("audit log API", () => {
     expect(
       second.decoratedAuditLogEntries.map((e: { data: { displayName: string } }) => e.data.displayName),
     ).toEqual(["audit 0"]);
-    expect(second).toMatchObject({ hasMore: false, continuationToken: null });
+    // As in Azure DevOps' example, the last page still names where it ended; hasMore says there is no more.
+    expect(second.hasMore).toBe(false);
+    expect(typeof second.continuationToken).toBe("string");
+    const past = await ok(
+      "GET",
+      `/${org.name}/_apis/audit/auditlog?${V}&continuationToken=${encodeURIComponent(second.continuationToken)}`,
+    );
+    expect(past).toEqual({
+      decoratedAuditLogEntries: [],
+      continuationToken: second.continuationToken,
+      hasMore: false,
+    });
 
     const none = await ok(
       "GET",
@@ -312,6 +323,7 @@ describe("audit log API", () => {
     ]) {
       expect((await call("GET", `/${org.name}/_apis/audit/auditlog?${bad}`)).statusCode, bad).toBe(400);
     }
+    // The admin key learns that the organization does not exist; nobody else does (see the probing test).
     expect((await call("GET", `/no-such-org/_apis/audit/auditlog`)).statusCode).toBe(404);
     expect(tenant.id).toBeTruthy();
   });
@@ -342,7 +354,8 @@ describe("audit log API", () => {
       .map((l) => JSON.parse(l));
     expect(tenantLines.map((e) => e.seq)).toEqual([1, 2]);
     expect(tenantLines[1].prevHash).toBe(tenantLines[0].hash);
-    expect((await call("GET", `/${org.name}/_apis/audit/downloadlog?format=csv`)).statusCode).toBe(400);
+    expect((await call("GET", `/${org.name}/_apis/audit/downloadlog?format=xml`)).statusCode).toBe(400);
+    expect((await call("GET", `/${org.name}/_apis/audit/downloadlog`)).statusCode).toBe(400);
 
     expect(await ok("GET", `/_apis/patrol/tenants/${name}/audit/verify`)).toEqual({
       ok: true,

@@ -190,14 +190,17 @@ describe("PAT authentication (GET /_apis/connectionData)", () => {
       expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
       // Once blocked, even a good PAT waits: the check comes before any lookup.
       expect((await get(good)).status).toBe(429);
-      // Failed lifecycle sign-ins count too, on the same server.
-      const lifecycle = await fetch(
-        `http://127.0.0.1:${port}/${t.org.name}/_apis/tokens/pats?api-version=7.1-preview.1`,
-        {
-          headers: { authorization: "Bearer wrong" },
-        },
-      );
-      expect(lifecycle.status).toBe(429);
+      // Bad PATs do not lock administrators out from the same address: admin-key and sign-in failures
+      // have their own count.
+      const lifecycle = (authorization: string) =>
+        fetch(`http://127.0.0.1:${port}/${t.org.name}/_apis/tokens/pats?api-version=7.1-preview.1`, {
+          headers: { authorization },
+        });
+      expect((await lifecycle(`Bearer ${issuer.config.auth.adminKey}`)).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await lifecycle("Bearer wrong")).status).toBe(401);
+      expect((await lifecycle(`Bearer ${issuer.config.auth.adminKey}`)).status).toBe(429);
+      // ... and the PAT count is still its own.
+      expect((await get(good)).status).toBe(429);
       // Another client address is not affected: the throttle is per client.
       const elsewhere = await server.inject({
         method: "GET",

@@ -162,7 +162,8 @@ describe("PAT lifecycle over HTTP", () => {
       )
     ).json();
     expect(second.patTokens).toHaveLength(1);
-    expect(second.continuationToken).toBeNull();
+    // The last page ends with an empty continuation token, as in Azure DevOps' ListPats example.
+    expect(second.continuationToken).toBe("");
   });
 
   it("updates (rename, rescope, renew) and regenerates, returning the token only when regenerated", async () => {
@@ -264,10 +265,19 @@ describe("policy violations over HTTP", () => {
       [s.otherOrg.name, { displayName: "o", scope: "vso.code" }, "disablePatCreationPolicyViolation"],
     ];
     for (const [org, body, code] of cases) {
-      const response = await call("POST", pats(org), { jwt: aliceJwt, body });
+      // disablePatCreationPolicyViolation exists from the 7.2 contract on: ask for 7.2 to get it.
+      const url = `/${org}/_apis/tokens/pats?api-version=7.2-preview.1`;
+      const response = await call("POST", url, { jwt: aliceJwt, body });
       const error = expectError(response, 400, code);
       expect(error.typeKey).toBe("PolicyViolationException");
     }
+    // A 7.1 caller gets a value of the 7.1 SessionTokenError enum for the same refusal.
+    const older = await call("POST", pats(s.otherOrg.name), {
+      jwt: aliceJwt,
+      body: { displayName: "o", scope: "vso.code" },
+    });
+    expectError(older, 400, "accessDenied");
+    expect(older.json().message).toMatch(/restricts personal access token creation/);
     expect(await snapshot()).toEqual(before);
   });
 });
@@ -275,11 +285,12 @@ describe("policy violations over HTTP", () => {
 describe("bad input over HTTP gets a clear 4xx and changes nothing", () => {
   it.each([
     [
+      // As a known organization answers a token of another tenant: names cannot be probed.
       "unknown organization",
       "POST",
       "/no-such-org/_apis/tokens/pats?api-version=7.1-preview.1",
       { rawBody: '{"scope":"vso.code"}' },
-      404,
+      401,
       undefined,
     ],
     ["malformed JSON", "POST", "", { rawBody: '{"displayName": "x", "scope": ' }, 400, undefined],
@@ -310,7 +321,7 @@ describe("bad input over HTTP gets a clear 4xx and changes nothing", () => {
       "invalidValidTo",
     ],
     [
-      "a validTo without a zone",
+      "a validTo more than a year ahead (a date alone is midnight UTC)",
       "POST",
       "",
       { body: { displayName: "x", scope: "vso.code", validTo: "2099-01-01" } },
@@ -531,7 +542,9 @@ describe("lifecycle callers", () => {
       // Without any OIDC settings, bearer JWTs cannot be checked at all.
       const unconfigured = await seedTenant(issuer.store);
       const refused = await call("GET", pats(unconfigured.org.name), { jwt });
-      expect(expectError(refused, 401).message).toMatch(/not configured/);
+      // The caller gets the one text for every refused token; the reason is in the log for the operator.
+      expect(expectError(refused, 401).message).toMatch(/rejected/);
+      expect(issuer.logs.some((l) => l.includes("OIDC sign-in is not configured"))).toBe(true);
     } finally {
       await server.close();
     }

@@ -15,7 +15,7 @@ import {
   TENANT_POLICY_NAMES,
   tenantPoliciesPatchSchema,
 } from "../policies.js";
-import { type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
+import { type IssuerHttpContext, parseRequest, requireTenantAdmin, routeDocs } from "./context.js";
 import { correlationId, patTokenView } from "./pats.js";
 
 const tenantParams = z.object({ tenant: z.string().min(1).max(100) });
@@ -94,6 +94,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants",
     {
       schema: routeDocs({
+        operationId: "Tenants_Create",
         summary: "Create a tenant (admin API key only)",
         tags,
         body: createTenantBody,
@@ -110,10 +111,20 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
 
   app.get(
     "/_apis/patrol/tenants/:tenant",
-    { schema: routeDocs({ summary: "A tenant with its policies", tags, params: tenantParams, security }) },
+    {
+      schema: routeDocs({
+        operationId: "Tenants_Get",
+        summary: "A tenant with its policies",
+        tags,
+        params: tenantParams,
+        security,
+      }),
+    },
     async (request) => {
-      const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(
+        request,
+        parseRequest(tenantParams, request.params, "path").tenant,
+      );
       return tenantView(tenant);
     },
   );
@@ -122,6 +133,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/oidc",
     {
       schema: routeDocs({
+        operationId: "Tenants_UpdateOidc",
         summary: "Set the tenant's OIDC issuer, audience and JWKS URL (null: use the service default)",
         tags,
         params: tenantParams,
@@ -130,8 +142,10 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request) => {
-      const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(
+        request,
+        parseRequest(tenantParams, request.params, "path").tenant,
+      );
       const body = parseRequest(oidcPatchBody, request.body, "body");
       return tenantView(await store.updateTenantOidc(tenant.id, body));
     },
@@ -139,10 +153,20 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
 
   app.get(
     "/_apis/patrol/tenants/:tenant/policies",
-    { schema: routeDocs({ summary: "The tenant's PAT policies", tags, params: tenantParams, security }) },
+    {
+      schema: routeDocs({
+        operationId: "TenantPolicies_Get",
+        summary: "The tenant's PAT policies",
+        tags,
+        params: tenantParams,
+        security,
+      }),
+    },
     async (request) => {
-      const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(
+        request,
+        parseRequest(tenantParams, request.params, "path").tenant,
+      );
       return tenant.policies;
     },
   );
@@ -151,6 +175,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/policies",
     {
       schema: routeDocs({
+        operationId: "TenantPolicies_Update",
         summary: "Change tenant PAT policies (existing PATs stay valid)",
         tags,
         params: tenantParams,
@@ -159,8 +184,10 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request) => {
-      const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      const actor = await http.admin(request, tenant);
+      const { tenant, actor } = await http.tenantAdmin(
+        request,
+        parseRequest(tenantParams, request.params, "path").tenant,
+      );
       const body = parseRequest(tenantPoliciesPatchSchema, request.body, "body");
       return store.setTenantPolicies(tenant.id, body, actor);
     },
@@ -170,6 +197,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/policies/:policy/allowlist",
     {
       schema: routeDocs({
+        operationId: "TenantPolicyAllowlists_Get",
         summary: "A tenant policy's allowlist",
         tags,
         params: tenantPolicyParams,
@@ -178,8 +206,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request) => {
       const params = parseRequest(tenantPolicyParams, request.params, "path");
-      const tenant = await http.tenant(params.tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(request, params.tenant);
       return store.getAllowlist({ tenant: tenant.id, policy: params.policy });
     },
   );
@@ -188,6 +215,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/policies/:policy/allowlist",
     {
       schema: routeDocs({
+        operationId: "TenantPolicyAllowlists_Replace",
         summary: "Replace a tenant policy's allowlist (users by email, groups by name)",
         tags,
         params: tenantPolicyParams,
@@ -197,8 +225,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request) => {
       const params = parseRequest(tenantPolicyParams, request.params, "path");
-      const tenant = await http.tenant(params.tenant);
-      const actor = await http.admin(request, tenant);
+      const { tenant, actor } = await http.tenantAdmin(request, params.tenant);
       const body = parseRequest(allowlistSchema, request.body, "body");
       return store.setAllowlist({ tenant: tenant.id, policy: params.policy }, body, actor);
     },
@@ -208,6 +235,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/organizations",
     {
       schema: routeDocs({
+        operationId: "Organizations_Create",
         summary: "Create an organization",
         tags,
         params: tenantParams,
@@ -216,8 +244,10 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request, reply) => {
-      const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(
+        request,
+        parseRequest(tenantParams, request.params, "path").tenant,
+      );
       const body = parseRequest(createOrganizationBody, request.body, "body");
       const organization = await store.createOrganization({ tenant: tenant.id, name: body.name });
       return reply.code(201).send(organizationView(organization));
@@ -225,17 +255,18 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
   );
 
   const organizationAdmin = async (request: Parameters<typeof http.admin>[0]) => {
-    const organization = await http.organization(
+    const { organization, tenant, actor } = await http.organizationCaller(
+      request,
       parseRequest(organizationParams, request.params, "path").organization,
     );
-    const actor = await http.admin(request, await http.tenant(organization.tenantId));
-    return { organization, actor };
+    return { organization, actor: requireTenantAdmin(actor, tenant) };
   };
 
   app.get(
     "/_apis/patrol/organizations/:organization/policies",
     {
       schema: routeDocs({
+        operationId: "OrganizationPolicies_Get",
         summary: "The organization's PAT policy",
         tags,
         params: organizationParams,
@@ -249,6 +280,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/organizations/:organization/policies",
     {
       schema: routeDocs({
+        operationId: "OrganizationPolicies_Update",
         summary: "Change the organization's Restrict PAT creation policy and its packaging-only option",
         tags,
         params: organizationParams,
@@ -274,6 +306,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     organizationAllowlistUrl,
     {
       schema: routeDocs({
+        operationId: "OrganizationPolicyAllowlists_Get",
         summary: "The Restrict PAT creation allowlist",
         tags,
         params: organizationParams,
@@ -287,6 +320,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     organizationAllowlistUrl,
     {
       schema: routeDocs({
+        operationId: "OrganizationPolicyAllowlists_Replace",
         summary: "Replace the Restrict PAT creation allowlist",
         tags,
         params: organizationParams,
@@ -305,6 +339,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/users",
     {
       schema: routeDocs({
+        operationId: "Users_Create",
         summary: "Create a user",
         tags,
         params: tenantParams,
@@ -313,8 +348,10 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request, reply) => {
-      const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(
+        request,
+        parseRequest(tenantParams, request.params, "path").tenant,
+      );
       const body = parseRequest(createUserBody, request.body, "body");
       const user = await store.createUser({ tenant: tenant.id, ...body });
       return reply.code(201).send(userView(user, await store.userGroups(user.id)));
@@ -323,11 +360,12 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
 
   app.get(
     "/_apis/patrol/tenants/:tenant/users/:email",
-    { schema: routeDocs({ summary: "A user", tags, params: userParams, security }) },
+    {
+      schema: routeDocs({ operationId: "Users_Get", summary: "A user", tags, params: userParams, security }),
+    },
     async (request) => {
       const params = parseRequest(userParams, request.params, "path");
-      const tenant = await http.tenant(params.tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(request, params.tenant);
       const user = await store.getUser(tenant.id, params.email);
       return userView(user, await store.userGroups(user.id));
     },
@@ -337,6 +375,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/users/:email",
     {
       schema: routeDocs({
+        operationId: "Users_Update",
         summary: "Disable or enable a user (a disabled user's PATs fail at once), or set their groups",
         tags,
         params: userParams,
@@ -346,8 +385,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request) => {
       const params = parseRequest(userParams, request.params, "path");
-      const tenant = await http.tenant(params.tenant);
-      await http.admin(request, tenant);
+      const { tenant } = await http.tenantAdmin(request, params.tenant);
       const body = parseRequest(updateUserBody, request.body, "body");
       if (body.status === undefined && body.groups === undefined)
         throw invalid("nothing to change: send status or groups");
@@ -363,6 +401,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/pats/:authorizationId/revoke",
     {
       schema: routeDocs({
+        operationId: "AdminPats_Revoke",
         summary: "Revoke any user's PAT by authorization id (administrators)",
         tags,
         params: authorizationParams,
@@ -378,7 +417,7 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
         "SELECT tenant_id FROM pats WHERE authorization_id = $1",
         [authorizationId],
       );
-      const tenant = rows[0] ? await http.tenant(rows[0].tenant_id) : null;
+      const tenant = rows[0] ? await store.findTenant(rows[0].tenant_id) : null;
       const actor = await http.admin(request, tenant);
       const pat = await store.adminRevokePat({
         authorizationId,

@@ -12,8 +12,10 @@ import { registerAdminRoutes } from "./admin.js";
 import { registerAuditRoutes } from "./audit.js";
 import { registerConnectionDataRoutes } from "./connection-data.js";
 import { IssuerHttpContext, type IssuerRoutesOptions, TooManyFailedAttempts } from "./context.js";
+import { errorBody } from "./error-body.js";
 import { registerIncidentRoutes } from "./incidents.js";
 import { registerPatRoutes } from "./pats.js";
+import { patTokenErrorFor, requestApiVersion } from "./wire.js";
 
 export type { IssuerRoutesOptions } from "./context.js";
 
@@ -28,7 +30,7 @@ const STATUS_BY_KIND: Record<IssuerError["kind"], number> = {
 
 const TYPE_KEY_BY_KIND: Record<IssuerError["kind"], string> = {
   unauthenticated: "UnauthorizedRequestException",
-  forbidden: "AccessCheckException",
+  forbidden: "InvalidAccessException",
   notFound: "NotFoundException",
   conflict: "ConflictException",
   invalid: "InvalidArgumentValueException",
@@ -71,6 +73,15 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   });
   // JSON only: without this, Fastify's default text/plain parser would hand handlers a string.
   app.removeContentTypeParser("text/plain");
+  // Fastify's own JSON parser answers prototype keys and broken JSON with one text; say which it was.
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(Object.assign(error as Error, { statusCode: 400 }), undefined);
+    }
+  });
   // Validation happens in the handlers with zod; route schemas are documentation.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -80,25 +91,25 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
       return reply
         .code(429)
         .header("retry-after", String(error.retryAfterSeconds))
-        .send({ message: error.message, typeKey: "TooManyRequestsException" });
+        .send(errorBody(error.message, "TooManyRequestsException"));
     }
     if (error instanceof IssuerError) {
       const status = STATUS_BY_KIND[error.kind];
       if (status === 401) reply.header("www-authenticate", 'Bearer realm="patrol"');
-      const body: Record<string, unknown> = { message: error.message, typeKey: TYPE_KEY_BY_KIND[error.kind] };
-      if (error.patTokenError) Object.assign(body, { patToken: null, patTokenError: error.patTokenError });
-      return reply.code(status).send(body);
+      const extra = error.patTokenError
+        ? {
+            patToken: null,
+            patTokenError: patTokenErrorFor(error.patTokenError, requestApiVersion(request.query)),
+          }
+        : {};
+      return reply.code(status).send(errorBody(error.message, TYPE_KEY_BY_KIND[error.kind], extra));
     }
     const status = (error as FastifyError).statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
-      const message =
-        error instanceof SyntaxError || (error as FastifyError).code === "FST_ERR_CTP_EMPTY_JSON_BODY"
-          ? "the request body is not valid JSON"
-          : error.message;
-      return reply.code(status).send({ message, typeKey: "InvalidRequestException" });
+      return reply.code(status).send(errorBody(clientErrorMessage(error), "InvalidRequestException"));
     }
     request.log.error({ err: error }, "issuer request failed");
-    return reply.code(500).send({ message: "internal error", typeKey: "InternalServerErrorException" });
+    return reply.code(500).send(errorBody("internal error", "InternalServerErrorException"));
   });
 
   registerPatRoutes(app, http);
@@ -108,8 +119,67 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   registerIncidentRoutes(app, http);
 
   if (options.openapi !== false) {
-    app.get("/_apis/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+    app.get("/_apis/openapi.json", { schema: { hide: true } }, async () => withPatsGet(app.swagger()));
   }
+}
+
+class BodyError extends Error {}
+
+/**
+ * JSON.parse, refusing `__proto__` and `constructor.prototype` keys (which would reach an object's prototype
+ * once copied into one), with a message for each way a body can be wrong.
+ */
+function parseJsonBody(text: string): unknown {
+  if (text.trim() === "") throw new BodyError("the request body is empty; send a JSON object");
+  let prototypeKey = false;
+  let value: unknown;
+  try {
+    value = JSON.parse(text, (key, item) => {
+      if (key === "__proto__") prototypeKey = true;
+      if (
+        key === "constructor" &&
+        item !== null &&
+        typeof item === "object" &&
+        Object.hasOwn(item, "prototype")
+      )
+        prototypeKey = true;
+      return item;
+    });
+  } catch {
+    throw new BodyError("the request body is not valid JSON");
+  }
+  if (prototypeKey)
+    throw new BodyError("the request body must not contain __proto__ or constructor.prototype keys");
+  return value;
+}
+
+/** What a Fastify 4xx (body parsing, content type, size) tells the client. */
+function clientErrorMessage(error: FastifyError | Error): string {
+  if (error instanceof BodyError) return error.message;
+  if ((error as FastifyError).code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+    return "the request body is empty; send a JSON object";
+  if (error instanceof SyntaxError) return "the request body is not valid JSON";
+  return error.message;
+}
+
+/**
+ * Azure DevOps documents Get and List as two operations on one GET path (its spec uses `x-ms-paths` for the
+ * second). patrol serves both on one route; the document names the second the same way.
+ */
+function withPatsGet(document: unknown) {
+  const doc = document as { paths?: Record<string, Record<string, Record<string, unknown>>> };
+  const list = doc.paths?.["/{organization}/_apis/tokens/pats"]?.get;
+  if (!list) return doc;
+  const parameters = (list.parameters as { name: string; in: string }[] | undefined) ?? [];
+  const get = {
+    ...list,
+    operationId: "Pats_Get",
+    summary: "Get one PAT by authorizationId",
+    parameters: parameters
+      .filter((p) => p.in !== "query" || p.name === "api-version" || p.name === "authorizationId")
+      .map((p) => (p.name === "authorizationId" ? { ...p, required: true } : p)),
+  };
+  return { ...doc, "x-ms-paths": { "/{organization}/_apis/tokens/pats?authorizationId": { get } } };
 }
 
 /** A standalone server with only the issuer routes (tests, and `patrol` deployments that run it alone). */
@@ -119,6 +189,8 @@ export async function buildIssuerServer(
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
+    // Azure DevOps routes ignore case (its own examples use /_apis/Tokens/Pats).
+    routerOptions: { caseSensitive: false },
     // Clients are identified by the socket address; behind a proxy, configure trustProxy in the web server.
     trustProxy: false,
   });

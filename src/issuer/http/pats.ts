@@ -7,7 +7,9 @@ import { z } from "zod";
 import { emailSchema } from "../directory.js";
 import type { PatTokenError } from "../errors.js";
 import type { Pat } from "../model.js";
-import { apiVersionSchema, type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
+import { MAX_PAGE_SIZE, TOP_RANGE_MESSAGE } from "../pats.js";
+import { type IssuerHttpContext, parseRequest, routeDocs } from "./context.js";
+import { apiVersionSchema, caseInsensitiveEnum, dateTimeField, queryBoolean, queryInteger } from "./wire.js";
 
 const organizationParams = z.object({ organization: z.string().min(1).max(100) });
 
@@ -20,10 +22,7 @@ const FIELD_ERRORS: Record<string, PatTokenError> = {
   regenerate: "invalidToken",
 };
 
-const validToSchema = z.iso.datetime({
-  offset: true,
-  error: "validTo must be an ISO 8601 date-time with a time zone",
-});
+const validToSchema = dateTimeField("validTo", "invalidValidTo");
 
 const createBody = z.object({
   displayName: z.string({ error: "displayName must be a string" }).optional(),
@@ -45,14 +44,14 @@ const updateBody = z.object({
 const listQuery = z.object({
   "api-version": apiVersionSchema,
   authorizationId: z.uuid({ error: "authorizationId must be a GUID" }).optional(),
-  displayFilterOption: z.enum(["active", "revoked", "expired", "all"]).optional(),
-  sortByOption: z.enum(["displayName", "displayDate", "status"]).optional(),
-  isSortAscending: z.enum(["true", "false"]).optional(),
+  displayFilterOption: caseInsensitiveEnum(
+    ["active", "revoked", "expired", "all"],
+    "displayFilterOption",
+  ).optional(),
+  sortByOption: caseInsensitiveEnum(["displayName", "displayDate", "status"], "sortByOption").optional(),
+  isSortAscending: queryBoolean("isSortAscending").optional(),
   continuationToken: z.string().max(2048).optional(),
-  $top: z
-    .string()
-    .regex(/^\d{1,4}$/, "$top must be a number from 1 to 1000")
-    .optional(),
+  $top: queryInteger(1, MAX_PAGE_SIZE, TOP_RANGE_MESSAGE).optional(),
   /** patrol extension for administrators: another user's PATs. */
   user: emailSchema.optional(),
 });
@@ -74,13 +73,36 @@ const patTokenSchema = z.object({
   displayName: z.string(),
   scope: z.string(),
   targetAccounts: z.array(z.uuid()).nullable(),
-  validFrom: z.string(),
-  validTo: z.string(),
+  validFrom: z.iso.datetime(),
+  validTo: z.iso.datetime(),
   token: z.string().nullable(),
 });
-const patTokenResultSchema = z.object({ patToken: patTokenSchema, patTokenError: z.string() });
+const PAT_TOKEN_ERRORS = [
+  "none",
+  "displayNameRequired",
+  "invalidDisplayName",
+  "invalidValidTo",
+  "invalidScope",
+  "invalidUserId",
+  "accessDenied",
+  "invalidTargetAccounts",
+  "authorizationNotFound",
+  "invalidToken",
+  "invalidAuthorizationId",
+  "globalPatPolicyViolation",
+  "fullScopePatPolicyViolation",
+  "patLifespanPolicyViolation",
+  "disablePatCreationPolicyViolation",
+  "expiredPatCannotBeExtended",
+] as const satisfies readonly PatTokenError[];
+const patTokenResultSchema = z.object({
+  patToken: patTokenSchema,
+  patTokenError: z
+    .enum(PAT_TOKEN_ERRORS)
+    .describe("SessionTokenError; the last two only for api-version 7.2"),
+});
 const pagedPatTokensSchema = z.object({
-  continuationToken: z.string().nullable(),
+  continuationToken: z.string().describe("Empty when there are no more pages"),
   patTokens: z.array(patTokenSchema),
 });
 
@@ -112,6 +134,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     url,
     {
       schema: routeDocs({
+        operationId: "Pats_Create",
         summary: "Create a PAT (the token appears only in this answer)",
         tags: ["PATs"],
         params: organizationParams,
@@ -124,8 +147,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     async (request) => {
       const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
       const query = parseRequest(createQuery, request.query, "query");
-      const organization = await http.organization(orgName);
-      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      const { organization, actor } = await http.organizationCaller(request, orgName);
       const body = parseRequest(createBody, request.body, "body", FIELD_ERRORS);
       const { pat, token } = await http.store.createPat({
         organization: organization.name,
@@ -146,6 +168,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     url,
     {
       schema: routeDocs({
+        operationId: "Pats_List",
         summary: "List the caller's PATs (paged), or get one with ?authorizationId=",
         tags: ["PATs"],
         params: organizationParams,
@@ -157,8 +180,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     async (request) => {
       const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
       const query = parseRequest(listQuery, request.query, "query", FIELD_ERRORS);
-      const organization = await http.organization(orgName);
-      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      const { organization, actor } = await http.organizationCaller(request, orgName);
       if (query.authorizationId) {
         const pat = await http.store.getPat({
           organization: organization.name,
@@ -173,11 +195,15 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
         owner: query.user,
         filter: query.displayFilterOption,
         sortBy: query.sortByOption,
-        ascending: query.isSortAscending === undefined ? undefined : query.isSortAscending === "true",
-        top: query.$top === undefined ? undefined : Number(query.$top),
+        ascending: query.isSortAscending,
+        top: query.$top,
         continuationToken: query.continuationToken,
       });
-      return { continuationToken: page.continuationToken, patTokens: page.pats.map((p) => patTokenView(p)) };
+      // The last page carries an empty continuation token, as Azure DevOps' own example shows.
+      return {
+        continuationToken: page.continuationToken ?? "",
+        patTokens: page.pats.map((p) => patTokenView(p)),
+      };
     },
   );
 
@@ -185,6 +211,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     url,
     {
       schema: routeDocs({
+        operationId: "Pats_Update",
         summary:
           "Update a PAT: rename, rescope, renew validTo, widen or narrow to all organizations, regenerate",
         tags: ["PATs"],
@@ -198,8 +225,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     async (request) => {
       const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
       parseRequest(versionQuery, request.query, "query");
-      const organization = await http.organization(orgName);
-      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      const { organization, actor } = await http.organizationCaller(request, orgName);
       const body = parseRequest(updateBody, request.body, "body", FIELD_ERRORS);
       const { pat, token } = await http.store.updatePat({
         organization: organization.name,
@@ -221,6 +247,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     url,
     {
       schema: routeDocs({
+        operationId: "Pats_Revoke",
         summary: "Revoke a PAT (its owner, or an administrator for anyone's)",
         tags: ["PATs"],
         params: organizationParams,
@@ -232,8 +259,7 @@ export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext)
     async (request, reply) => {
       const { organization: orgName } = parseRequest(organizationParams, request.params, "path");
       const query = parseRequest(deleteQuery, request.query, "query", FIELD_ERRORS);
-      const organization = await http.organization(orgName);
-      const actor = await http.caller(request, await http.tenant(organization.tenantId));
+      const { organization, actor } = await http.organizationCaller(request, orgName);
       await http.store.revokePat({
         organization: organization.name,
         authorizationId: query.authorizationId,
