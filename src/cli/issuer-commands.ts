@@ -185,19 +185,25 @@ async function dispatch(
         "oidc-audience": { type: "string" },
         "oidc-jwks-url": { type: "string" },
       });
-      const tenant = await (await open()).createTenant({
-        name: required(f.name, "name"),
-        oidc: { issuer: f["oidc-issuer"], audience: f["oidc-audience"], jwksUrl: f["oidc-jwks-url"] },
-      });
+      const tenant = await (await open()).createTenant(
+        {
+          name: required(f.name, "name"),
+          oidc: { issuer: f["oidc-issuer"], audience: f["oidc-audience"], jwksUrl: f["oidc-jwks-url"] },
+        },
+        { actor },
+      );
       out(`created tenant ${tenant.name} (${tenant.id})`);
       return 0;
     }
     case "org create": {
       const f = flags(args, { tenant: { type: "string" }, name: { type: "string" } });
-      const organization = await (await open()).createOrganization({
-        tenant: required(f.tenant, "tenant"),
-        name: required(f.name, "name"),
-      });
+      const organization = await (await open()).createOrganization(
+        {
+          tenant: required(f.tenant, "tenant"),
+          name: required(f.name, "name"),
+        },
+        { actor },
+      );
       out(`created organization ${organization.name} (${organization.id})`);
       return 0;
     }
@@ -210,14 +216,17 @@ async function dispatch(
         admin: { type: "boolean" },
         group: { type: "string", multiple: true },
       });
-      const user = await (await open()).createUser({
-        tenant: required(f.tenant, "tenant"),
-        email: required(f.email, "email"),
-        displayName: required(f["display-name"], "display-name"),
-        subject: f.subject,
-        role: f.admin ? "admin" : "member",
-        groups: f.group,
-      });
+      const user = await (await open()).createUser(
+        {
+          tenant: required(f.tenant, "tenant"),
+          email: required(f.email, "email"),
+          displayName: required(f["display-name"], "display-name"),
+          subject: f.subject,
+          role: f.admin ? "admin" : "member",
+          groups: f.group,
+        },
+        { actor },
+      );
       out(`created user ${user.email} (${user.id})${user.role === "admin" ? " with the admin role" : ""}`);
       return 0;
     }
@@ -228,6 +237,7 @@ async function dispatch(
         required(f.tenant, "tenant"),
         required(f.email, "email"),
         sub === "disable" ? "disabled" : "active",
+        { actor },
       );
       out(
         user.status === "disabled"

@@ -4,6 +4,8 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import pino from "pino";
 import { type Config, loadConfig } from "../../src/config.js";
@@ -36,6 +38,8 @@ export async function openTestIssuer(env: Record<string, string | undefined> = {
     ...process.env,
     PATROL_ADMIN_KEY: ADMIN_KEY,
     AUTH_FAILURE_LIMIT: "1000",
+    // Each test store signs its audit checkpoints into its own file, never into a data directory.
+    AUDIT_CHECKPOINT_FILE: path.join(tmpdir(), `patrol-checkpoints-${process.pid}-${++counter}.jsonl`),
     ...env,
   });
   const logs: string[] = [];
@@ -132,7 +136,10 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
     audience,
     jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
     async sign(claims, options = {}) {
-      return new SignJWT(claims)
+      // As real providers do for the addresses they have checked; tests of unverified email say so.
+      const withVerified =
+        "email" in claims && !("email_verified" in claims) ? { ...claims, email_verified: true } : claims;
+      return new SignJWT(withVerified)
         .setProtectedHeader({ alg: "RS256", kid: "test-key" })
         .setIssuedAt()
         .setIssuer(options.issuer ?? issuer)

@@ -3,11 +3,11 @@
  * and revoking anyone's PAT. Creating a tenant takes the admin API key; everything else also accepts a user
  * with the admin role in that tenant.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { emailSchema, groupNameSchema, oidcSettingsSchema } from "../directory.js";
 import { invalid } from "../errors.js";
-import type { Organization, Tenant, User } from "../model.js";
+import type { Actor, Organization, Tenant, User } from "../model.js";
 import {
   allowlistSchema,
   organizationPoliciesPatchSchema,
@@ -85,6 +85,13 @@ export function userView(user: User, groups: string[]) {
   };
 }
 
+/** Who made a directory change, for its audit event. */
+const change = (request: FastifyRequest, actor: Actor) => ({
+  actor,
+  correlationId: correlationId(request),
+  ipAddress: request.ip,
+});
+
 export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContext): void {
   const tags = ["Administration"];
   const security: ("oidc" | "adminKey" | "adminKeyHeader")[] = ["oidc", "adminKey", "adminKeyHeader"];
@@ -101,9 +108,9 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request, reply) => {
-      await http.admin(request, null);
+      const actor = await http.admin(request, null);
       const body = parseRequest(createTenantBody, request.body, "body");
-      const tenant = await store.createTenant(body);
+      const tenant = await store.createTenant(body, change(request, actor));
       return reply.code(201).send(tenantView(tenant));
     },
   );
@@ -131,9 +138,9 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request) => {
       const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const actor = await http.admin(request, tenant);
       const body = parseRequest(oidcPatchBody, request.body, "body");
-      return tenantView(await store.updateTenantOidc(tenant.id, body));
+      return tenantView(await store.updateTenantOidc(tenant.id, body, change(request, actor)));
     },
   );
 
@@ -217,9 +224,12 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request, reply) => {
       const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const actor = await http.admin(request, tenant);
       const body = parseRequest(createOrganizationBody, request.body, "body");
-      const organization = await store.createOrganization({ tenant: tenant.id, name: body.name });
+      const organization = await store.createOrganization(
+        { tenant: tenant.id, name: body.name },
+        change(request, actor),
+      );
       return reply.code(201).send(organizationView(organization));
     },
   );
@@ -314,9 +324,9 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request, reply) => {
       const tenant = await http.tenant(parseRequest(tenantParams, request.params, "path").tenant);
-      await http.admin(request, tenant);
+      const actor = await http.admin(request, tenant);
       const body = parseRequest(createUserBody, request.body, "body");
-      const user = await store.createUser({ tenant: tenant.id, ...body });
+      const user = await store.createUser({ tenant: tenant.id, ...body }, change(request, actor));
       return reply.code(201).send(userView(user, await store.userGroups(user.id)));
     },
   );
@@ -347,14 +357,16 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     async (request) => {
       const params = parseRequest(userParams, request.params, "path");
       const tenant = await http.tenant(params.tenant);
-      await http.admin(request, tenant);
+      const actor = await http.admin(request, tenant);
       const body = parseRequest(updateUserBody, request.body, "body");
       if (body.status === undefined && body.groups === undefined)
         throw invalid("nothing to change: send status or groups");
       const email = parseRequest(emailSchema, params.email, "path");
       let user = await store.getUser(tenant.id, email);
-      if (body.groups !== undefined) await store.setUserGroups(tenant.id, email, body.groups);
-      if (body.status !== undefined) user = await store.setUserStatus(tenant.id, email, body.status);
+      if (body.groups !== undefined)
+        await store.setUserGroups(tenant.id, email, body.groups, change(request, actor));
+      if (body.status !== undefined)
+        user = await store.setUserStatus(tenant.id, email, body.status, change(request, actor));
       return userView(user, await store.userGroups(user.id));
     },
   );
