@@ -50,7 +50,8 @@ export const ISSUER_USAGE = `Issuing store:
   patrol pat revoke --id AUTHORIZATION_ID [--reason TEXT]
   patrol pat expire-due
   patrol audit export --tenant TENANT [--since ISO] [--until ISO] [--out FILE]   (JSON lines)
-  patrol audit verify --tenant TENANT
+  patrol audit verify --tenant TENANT [--checkpoints FILE]   (default: AUDIT_CHECKPOINT_FILE)
+  patrol audit checkpoint          (sign each tenant's chain head into the checkpoint file now)
   patrol audit purge`;
 
 /** The first words these commands answer to, so the main CLI knows to hand them over. */
@@ -394,19 +395,27 @@ async function dispatch(
       return 0;
     }
     case "audit verify": {
-      const f = flags(args, { tenant: { type: "string" } });
+      const f = flags(args, { tenant: { type: "string" }, checkpoints: { type: "string" } });
       const store = await open();
       const tenant = await store.findTenant(required(f.tenant, "tenant"));
       if (!tenant) throw new IssuerError("notFound", `tenant ${f.tenant} does not exist`);
-      const report = await store.verifyAuditChain(tenant.id);
+      const report = await store.verifyAuditChain(tenant.id, { checkpointFile: f.checkpoints });
       if (report.ok) {
-        out(`audit chain of tenant ${tenant.name} is intact: ${report.checked} event(s) checked`);
+        out(
+          `audit chain of tenant ${tenant.name} is intact: ${report.checked} event(s) checked, ${report.checkpoints} signed checkpoint(s) matched${report.startsAfter > 0 ? `, starting after event ${report.startsAfter} (signed retention anchor)` : ""}`,
+        );
         return 0;
       }
       out(
         `audit chain of tenant ${tenant.name} is BROKEN at event ${report.brokenAt.seq} (${report.brokenAt.id}): ${report.brokenAt.reason}; ${report.checked} event(s) before it are intact`,
       );
       return 1;
+    }
+    case "audit checkpoint": {
+      flags(args, {});
+      const { written } = await (await open()).writeAuditCheckpoints();
+      out(`wrote ${written} signed audit checkpoint(s)`);
+      return 0;
     }
     case "audit purge": {
       flags(args, {});

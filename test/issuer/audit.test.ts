@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEventHash } from "../../src/issuer/audit.js";
-import { AUDIT_ACTIONS } from "../../src/issuer/index.js";
+import { AUDIT_ACTIONS, type AuditEvent } from "../../src/issuer/index.js";
 import { ADMIN, asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
 
 let issuer: TestIssuer;
@@ -292,14 +292,14 @@ describe("audit events", () => {
  */
 async function backdateLog(tenantId: string, days: number) {
   const key = issuer.store.ctx.auditKeys.chain;
-  const events = [];
+  const events: (AuditEvent & { timestamp: string })[] = [];
   for await (const line of issuer.store.exportAuditLog(tenantId)) events.push(JSON.parse(line));
   await issuer.store.db.transaction(async (tx) => {
     await tx.query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only");
     let prevHash = events[0]?.prevHash;
     for (const e of events) {
       const timestamp = new Date(new Date(e.timestamp).getTime() - days * 86_400_000);
-      const { hash: _hash, ...rest } = { ...e, timestamp, prevHash };
+      const { hash: _hash, ...rest } = { ...e, timestamp, prevHash } as AuditEvent;
       const hash = auditEventHash(rest, key);
       await tx.query(
         "UPDATE audit_events SET occurred_at = $3, prev_hash = $4, hash = $5 WHERE tenant_id = $1 AND seq = $2",

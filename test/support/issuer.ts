@@ -109,7 +109,16 @@ export interface TestOidcProvider {
   /** Signs a JWT with the provider's key (or another key, to test rejection). */
   sign(
     claims: JWTPayload,
-    options?: { expiresIn?: string; audience?: string; issuer?: string; foreignKey?: boolean },
+    options?: {
+      expiresIn?: string;
+      audience?: string;
+      issuer?: string;
+      foreignKey?: boolean;
+      /** Extra protected-header fields (e.g. typ). */
+      header?: Record<string, string>;
+      /** Seconds since the epoch; null leaves iat out. Default: now. */
+      issuedAt?: number | null;
+    },
   ): Promise<string>;
   close(): Promise<void>;
 }
@@ -139,9 +148,13 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
       // As real providers do for the addresses they have checked; tests of unverified email say so.
       const withVerified =
         "email" in claims && !("email_verified" in claims) ? { ...claims, email_verified: true } : claims;
-      return new SignJWT(withVerified)
-        .setProtectedHeader({ alg: "RS256", kid: "test-key" })
-        .setIssuedAt()
+      const jwt = new SignJWT(withVerified).setProtectedHeader({
+        ...options.header,
+        alg: "RS256",
+        kid: "test-key",
+      });
+      if (options.issuedAt !== null) jwt.setIssuedAt(options.issuedAt);
+      return jwt
         .setIssuer(options.issuer ?? issuer)
         .setAudience(options.audience ?? audience)
         .setExpirationTime(options.expiresIn ?? "10m")
