@@ -64,6 +64,8 @@ export async function buildWebServer({
     http: { connectionsCheckingInterval: timeoutCheckIntervalMs },
   });
   app.server.maxConnections = maxConnections;
+  // Node enforces requestTimeout only when headersTimeout is not longer (its default is 60 s); headers are small.
+  app.server.headersTimeout = Math.min(requestTimeoutMs, 10_000);
   await app.register(helmet);
 
   app.get("/healthz", async () => ({ status: "ok" }));
