@@ -108,7 +108,7 @@ describe("guarded JWKS fetch", () => {
 
   it("caps the size, follows no redirect, wants a JWK set", async () => {
     const fetchJwks = () => guardedJwksFetch(development);
-    expect((await (await fetchJwks()(`${base}/ok`, {})).json()).keys).toEqual([]);
+    expect(((await (await fetchJwks()(`${base}/ok`, {})).json()) as { keys: unknown[] }).keys).toEqual([]);
     for (const url of ["/big", "/big-chunked", "/redirect", "/html", "/fail"]) {
       await expect(fetchJwks()(`${base}${url}`, {}), url).rejects.toThrow();
     }

@@ -129,7 +129,8 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     "/_apis/patrol/tenants/:tenant/oidc",
     {
       schema: routeDocs({
-        summary: "Set the tenant's OIDC issuer, audience and JWKS URL (null: use the service default)",
+        summary:
+          "Set the tenant's OIDC issuer, audience and JWKS URL (admin API key only; null: the service default)",
         tags,
         params: tenantParams,
         body: oidcPatchBody,
