@@ -211,6 +211,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A tenant by name (case-insensitive) or id. */
 export async function findTenant(db: Queryable, nameOrId: string): Promise<Tenant | null> {
   const byId = UUID.test(nameOrId);
+  // Nothing else can name a tenant (and Postgres text cannot even hold some of it, NUL for one).
+  if (!byId && !NAME_PATTERN.test(nameOrId)) return null;
   const { rows } = await db.query<TenantRow>(
     `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ${byId ? "id = $1::uuid" : "lower(name) = lower($1)"}`,
     [nameOrId],
@@ -359,6 +361,7 @@ async function replaceGroups(
 }
 
 export async function findUserByEmail(db: Queryable, tenantId: string, email: string): Promise<User | null> {
+  if (!emailSchema.safeParse(email).success) return null;
   const { rows } = await db.query<UserRow>(
     `SELECT ${USER_COLUMNS} FROM users WHERE tenant_id = $1 AND lower(email) = lower($2)`,
     [tenantId, email],

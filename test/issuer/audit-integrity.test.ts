@@ -3,7 +3,7 @@
  * tried here as that attacker would, and `audit verify` must catch it.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
@@ -13,7 +13,9 @@ import { ConfigError, estimatedEntropyBits, loadConfig } from "../../src/config.
 import { auditEventHash, canonicalJson } from "../../src/issuer/audit.js";
 import { DEV_AUDIT_KEY_FILE, deriveAuditKeys, loadAuditKey } from "../../src/issuer/audit-keys.js";
 import type { AuditEvent } from "../../src/issuer/index.js";
-import { IssuerStore } from "../../src/issuer/index.js";
+import { IssuerStore, migrate } from "../../src/issuer/index.js";
+import { defaultMigrationsDir } from "../../src/issuer/migrations.js";
+import { openTestDatabase } from "../support/database.js";
 import { asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
 
 let issuer: TestIssuer;
@@ -294,6 +296,47 @@ describe("the audit key", () => {
       expect(new Set([keys.chain, keys.anchor, keys.checkpoint].map((k) => k.toString("hex"))).size).toBe(3);
     } finally {
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("migration 006", () => {
+  it("applies on top of 004 with a log and an old anchor in place, keeping both", async () => {
+    const database = await openTestDatabase({ migrate: false });
+    const upTo004 = await mkdtemp(path.join(tmpdir(), "patrol-migrations-"));
+    try {
+      for (const file of await readdir(defaultMigrationsDir())) {
+        if (/^00[1-4]_/.test(file))
+          await copyFile(path.join(defaultMigrationsDir(), file), path.join(upTo004, file));
+      }
+      await migrate(database.db, upTo004);
+      const { rows } = await database.db.query<{ id: string }>(
+        "INSERT INTO tenants (name) VALUES ('old') RETURNING id",
+      );
+      const tenantId = rows[0].id;
+      await database.db.query(
+        `INSERT INTO audit_events (tenant_id, seq, id, occurred_at, actor_kind, actor_display_name, action_id, area,
+           category, details, prev_hash, hash)
+         VALUES ($1, 8, gen_random_uuid(), now(), 'system', 'patrol', 'Token.PatExpiredEvent', 'Token', 'Modify', 'x', $2, $3)`,
+        [tenantId, "1".repeat(64), "2".repeat(64)],
+      );
+      await database.db.query(
+        "INSERT INTO audit_chain_anchors (tenant_id, seq, hash, purged_at) VALUES ($1, 7, $2, now())",
+        [tenantId, "1".repeat(64)],
+      );
+      const report = await migrate(database.db);
+      expect(report.applied).toContain("006");
+      const { rows: kept } = await database.db.query<{ n: number; anchors: number; retention: number }>(
+        `SELECT (SELECT count(*)::int FROM audit_events) AS n, (SELECT count(*)::int FROM audit_chain_anchors) AS anchors,
+                (SELECT retention_days FROM audit_retention) AS retention`,
+      );
+      expect(kept[0]).toEqual({ n: 1, anchors: 1, retention: 90 });
+      // The old, unsigned anchor is kept but not trusted: the log before 006 was not keyed.
+      const store = new IssuerStore({ db: database.db, logger: issuer.logger });
+      expect(await store.verifyAuditChain(tenantId)).toMatchObject({ ok: false });
+    } finally {
+      await rm(upTo004, { recursive: true, force: true });
+      await database.close();
     }
   });
 });

@@ -298,3 +298,27 @@ describe("NUL bytes", () => {
     expect((await issuer.store.findTenant(t.tenant.name))?.oidc.issuer).toBe(oidc.issuer);
   });
 });
+
+describe("NUL bytes anywhere in a URL", () => {
+  it("never answer 500", async () => {
+    const aliceJwt = await oidc.sign({ sub: "alice-sub", email: t.alice.email });
+    const urls = [
+      `/_apis/patrol/tenants/a%00b`,
+      `/_apis/patrol/tenants/a%00b/policies`,
+      `/_apis/patrol/tenants/${t.tenant.name}/users/a%00b@example.com`,
+      `/${t.org.name}/_apis/tokens/pats?${V}&user=a%00b@example.com`,
+      `/${t.org.name}/_apis/tokens/pats?${V}&authorizationId=%00`,
+      `/a%00b/_apis/tokens/pats?${V}`,
+      `/a%00b/_apis/connectionData`,
+      `/${t.org.name}/_apis/audit/auditlog?continuationToken=%00`,
+    ];
+    for (const url of urls) {
+      for (const auth of [adminKey, bearer(aliceJwt)]) {
+        const response = await call("GET", url, auth);
+        expect(response.statusCode, `${url}: ${response.body}`).toBeLessThan(500);
+      }
+    }
+    const basic = { authorization: `Basic ${Buffer.from(":x\u0000y").toString("base64")}` };
+    expect((await call("GET", `/${t.org.name}/_apis/connectionData`, basic)).statusCode).toBe(401);
+  });
+});
