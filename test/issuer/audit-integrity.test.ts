@@ -13,7 +13,7 @@ import { ConfigError, estimatedEntropyBits, loadConfig } from "../../src/config.
 import { auditEventHash, canonicalJson } from "../../src/issuer/audit.js";
 import { DEV_AUDIT_KEY_FILE, deriveAuditKeys, loadAuditKey } from "../../src/issuer/audit-keys.js";
 import type { AuditEvent } from "../../src/issuer/index.js";
-import { IssuerStore, migrate } from "../../src/issuer/index.js";
+import { IssuerStore, migrate, scheduleIssuerMaintenance } from "../../src/issuer/index.js";
 import { defaultMigrationsDir } from "../../src/issuer/migrations.js";
 import { openTestDatabase } from "../support/database.js";
 import { asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
@@ -156,6 +156,22 @@ describe("audit log attacks", () => {
     });
     expect(code).toBe(1);
     expect(out.join("")).toMatch(/BROKEN/);
+  });
+
+  it("checkpoints are written by the periodic maintenance, once per new head", async () => {
+    const s = await tenantWithLog(1);
+    const mine = async () =>
+      (await readFile(issuer.config.audit.checkpointFile, "utf8").catch(() => ""))
+        .split("\n")
+        .filter((l) => l.includes(s.tenant.id)).length;
+    const before = await mine();
+    const stop = scheduleIssuerMaintenance(issuer.store, { intervalMs: 3_600_000 });
+    await stop();
+    expect(await mine()).toBe(before + 1);
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({
+      ok: true,
+      checkpoints: before + 1,
+    });
   });
 
   it("a checkpoint rewritten in the file, or signed with another key, is refused", async () => {
