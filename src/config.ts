@@ -56,6 +56,15 @@ const schema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(20),
   AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  OIDC_MAX_TOKEN_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 86_400)
+    .default(7200),
+  OIDC_JWKS_ALLOW_PRIVATE: z.enum(["true", "false"]).default("false"),
+  PATROL_AUDIT_KEY: optionalString,
+  AUDIT_CHECKPOINT_FILE: optionalString,
 });
 
 export type Env = z.input<typeof schema>;
@@ -79,8 +88,18 @@ export interface Config {
     oidc: { issuer: string | undefined; audience: string | undefined; jwksUrl: string | undefined };
     failureLimit: number;
     failureWindowSeconds: number;
+    /** Bearer JWTs older than this (by `iat`) are refused, whatever their `exp`. */
+    maxTokenAgeSeconds: number;
+    /** Let JWKS URLs reach private, loopback and link-local addresses (an IdP inside the network). */
+    jwksAllowPrivate: boolean;
   };
-  audit: { retentionDays: number };
+  audit: {
+    retentionDays: number;
+    /** The audit chain's HMAC key (32+ bytes); never stored in the database. */
+    key: Buffer | undefined;
+    /** Where signed checkpoints of each tenant's chain head are appended (JSON lines). */
+    checkpointFile: string;
+  };
   queue: {
     /** BullMQ key prefix; hash-tagged (`{patrol}`) so each queue's keys share one Redis Cluster slot. */
     prefix: string;
@@ -143,8 +162,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       oidc: { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, jwksUrl: e.OIDC_JWKS_URL },
       failureLimit: e.AUTH_FAILURE_LIMIT,
       failureWindowSeconds: e.AUTH_FAILURE_WINDOW_SECONDS,
+      maxTokenAgeSeconds: e.OIDC_MAX_TOKEN_AGE_SECONDS,
+      jwksAllowPrivate: e.OIDC_JWKS_ALLOW_PRIVATE === "true",
     },
-    audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
+    audit: {
+      retentionDays: e.AUDIT_RETENTION_DAYS,
+      key: e.PATROL_AUDIT_KEY === undefined ? undefined : parseAuditKey(e.PATROL_AUDIT_KEY),
+      checkpointFile: path.resolve(
+        e.AUDIT_CHECKPOINT_FILE ?? path.join(e.PATROL_DATA_DIR, "audit-checkpoints.jsonl"),
+      ),
+    },
     queue: {
       prefix: e.QUEUE_PREFIX,
       scanConcurrency: e.SCAN_CONCURRENCY,
@@ -187,6 +214,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       "invalid configuration: PATROL_SESSION_SECRET is required in production when a dashboard key is set",
     );
   }
+  if (config.env === "production") {
+    // As Probot's "development" webhook secret is refused, so is a guessable admin key or an unkeyed audit log.
+    if (config.auth.adminKey !== undefined && estimatedEntropyBits(config.auth.adminKey) < 128) {
+      throw new ConfigError(
+        "invalid configuration: PATROL_ADMIN_KEY is too weak for production (under 128 bits by length x character entropy); use e.g. `openssl rand -hex 32`",
+      );
+    }
+    if (config.audit.key === undefined) {
+      throw new ConfigError(
+        "invalid configuration: PATROL_AUDIT_KEY is required in production (64 hex characters, e.g. `openssl rand -hex 32`)",
+      );
+    }
+  }
   return config;
 }
 
@@ -223,4 +263,25 @@ function githubConfig(e: z.output<typeof schema>): Config["github"] {
     scanPrivate: e.SCAN_PRIVATE,
     maxBlobBytes: e.SCAN_MAX_BLOB_BYTES,
   };
+}
+
+/** 64+ hex characters, or base64 of 32+ bytes. */
+function parseAuditKey(value: string): Buffer {
+  const key = /^[0-9a-fA-F]+$/.test(value) ? Buffer.from(value, "hex") : Buffer.from(value, "base64");
+  if (key.length < 32 || (!/^[0-9a-fA-F]+$/.test(value) && !/^[A-Za-z0-9+/_-]+={0,2}$/.test(value))) {
+    throw new ConfigError(
+      "invalid configuration: PATROL_AUDIT_KEY must be 32 or more bytes, as hex or base64 (e.g. `openssl rand -hex 32`)",
+    );
+  }
+  return key;
+}
+
+/** A simple strength test: length times the Shannon entropy of the key's own characters. */
+export function estimatedEntropyBits(secret: string): number {
+  const counts = new Map<string, number>();
+  for (const c of secret) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const length = [...secret].length;
+  let perCharacter = 0;
+  for (const n of counts.values()) perCharacter -= (n / length) * Math.log2(n / length);
+  return perCharacter * length;
 }

@@ -51,7 +51,8 @@ export const ISSUER_USAGE = `Issuing store:
   patrol pat revoke --id AUTHORIZATION_ID [--reason TEXT]
   patrol pat expire-due
   patrol audit export --tenant TENANT [--since ISO] [--until ISO] [--out FILE]   (JSON lines)
-  patrol audit verify --tenant TENANT
+  patrol audit verify --tenant TENANT [--checkpoints FILE]   (default: AUDIT_CHECKPOINT_FILE)
+  patrol audit checkpoint          (sign each tenant's chain head into the checkpoint file now)
   patrol audit purge`;
 
 /** The first words these commands answer to, so the main CLI knows to hand them over. */
@@ -211,19 +212,25 @@ async function dispatch(
         "oidc-audience": { type: "string" },
         "oidc-jwks-url": { type: "string" },
       });
-      const tenant = await (await open()).createTenant({
-        name: required(f.name, "name"),
-        oidc: { issuer: f["oidc-issuer"], audience: f["oidc-audience"], jwksUrl: f["oidc-jwks-url"] },
-      });
+      const tenant = await (await open()).createTenant(
+        {
+          name: required(f.name, "name"),
+          oidc: { issuer: f["oidc-issuer"], audience: f["oidc-audience"], jwksUrl: f["oidc-jwks-url"] },
+        },
+        { actor },
+      );
       out(`created tenant ${tenant.name} (${tenant.id})`);
       return 0;
     }
     case "org create": {
       const f = flags(args, { tenant: { type: "string" }, name: { type: "string" } });
-      const organization = await (await open()).createOrganization({
-        tenant: required(f.tenant, "tenant"),
-        name: required(f.name, "name"),
-      });
+      const organization = await (await open()).createOrganization(
+        {
+          tenant: required(f.tenant, "tenant"),
+          name: required(f.name, "name"),
+        },
+        { actor },
+      );
       out(`created organization ${organization.name} (${organization.id})`);
       return 0;
     }
@@ -236,14 +243,17 @@ async function dispatch(
         admin: { type: "boolean" },
         group: { type: "string", multiple: true },
       });
-      const user = await (await open()).createUser({
-        tenant: required(f.tenant, "tenant"),
-        email: required(f.email, "email"),
-        displayName: required(f["display-name"], "display-name"),
-        subject: f.subject,
-        role: f.admin ? "admin" : "member",
-        groups: f.group,
-      });
+      const user = await (await open()).createUser(
+        {
+          tenant: required(f.tenant, "tenant"),
+          email: required(f.email, "email"),
+          displayName: required(f["display-name"], "display-name"),
+          subject: f.subject,
+          role: f.admin ? "admin" : "member",
+          groups: f.group,
+        },
+        { actor },
+      );
       out(`created user ${user.email} (${user.id})${user.role === "admin" ? " with the admin role" : ""}`);
       return 0;
     }
@@ -254,6 +264,7 @@ async function dispatch(
         required(f.tenant, "tenant"),
         required(f.email, "email"),
         sub === "disable" ? "disabled" : "active",
+        { actor },
       );
       out(
         user.status === "disabled"
@@ -416,19 +427,27 @@ async function dispatch(
       return 0;
     }
     case "audit verify": {
-      const f = flags(args, { tenant: { type: "string" } });
+      const f = flags(args, { tenant: { type: "string" }, checkpoints: { type: "string" } });
       const store = await open();
       const tenant = await store.findTenant(required(f.tenant, "tenant"));
       if (!tenant) throw new IssuerError("notFound", `tenant ${f.tenant} does not exist`);
-      const report = await store.verifyAuditChain(tenant.id);
+      const report = await store.verifyAuditChain(tenant.id, { checkpointFile: f.checkpoints });
       if (report.ok) {
-        out(`audit chain of tenant ${tenant.name} is intact: ${report.checked} event(s) checked`);
+        out(
+          `audit chain of tenant ${tenant.name} is intact: ${report.checked} event(s) checked, ${report.checkpoints} signed checkpoint(s) matched${report.startsAfter > 0 ? `, starting after event ${report.startsAfter} (signed retention anchor)` : ""}`,
+        );
         return 0;
       }
       out(
         `audit chain of tenant ${tenant.name} is BROKEN at event ${report.brokenAt.seq} (${report.brokenAt.id}): ${report.brokenAt.reason}; ${report.checked} event(s) before it are intact`,
       );
       return 1;
+    }
+    case "audit checkpoint": {
+      flags(args, {});
+      const { written } = await (await open()).writeAuditCheckpoints();
+      out(`wrote ${written} signed audit checkpoint(s)`);
+      return 0;
     }
     case "audit purge": {
       flags(args, {});

@@ -1,9 +1,14 @@
 /**
- * The audit log. Events are appended, never changed: the database refuses UPDATE and DELETE (migration 003)
- * except the retention purge. Each tenant's events form a hash chain: event n stores the hash of event n-1,
- * so an edited, inserted or deleted row shows up in `verifyAuditChain`.
+ * The audit log. Events are appended, never changed: the database refuses UPDATE and DELETE (migrations 003,
+ * 006) except the retention purge, which it holds to the retention period. Each tenant's events form a keyed
+ * chain: event n stores the MAC of event n-1, and each MAC is an HMAC under a key the database never sees, so
+ * an edited, inserted or deleted row, or a chain recomputed without the key, shows up in `verifyAuditChain`.
+ * The purge leaves a signed anchor where the chain resumes; signed checkpoints of each chain's head, written
+ * outside the database, reveal deleted newest events.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
 import type { Queryable } from "./database.js";
 import { invalid } from "./errors.js";
 import type { Actor, StoreContext } from "./model.js";
@@ -17,6 +22,15 @@ export const AUDIT_ACTIONS = {
   "Token.PatExpiredEvent": { area: "Token", category: "Modify" },
   "Token.PatPublicDiscoveryEvent": { area: "Token", category: "Access" },
   "Policy.PolicyValueUpdated": { area: "Policy", category: "Modify" },
+  // Directory changes. Azure DevOps ids where it has them (Organization.Create, Group.UpdateGroupMembership.*).
+  "Tenant.Create": { area: "Tenant", category: "Create" },
+  "Tenant.IdentityProviderUpdated": { area: "Tenant", category: "Modify" },
+  "Organization.Create": { area: "Organization", category: "Create" },
+  "User.Create": { area: "User", category: "Create" },
+  "User.Disable": { area: "User", category: "Modify" },
+  "User.Enable": { area: "User", category: "Modify" },
+  "Group.UpdateGroupMembership.Add": { area: "Group", category: "Modify" },
+  "Group.UpdateGroupMembership.Remove": { area: "Group", category: "Modify" },
 } as const;
 
 export type AuditActionId = keyof typeof AUDIT_ACTIONS;
@@ -121,10 +135,17 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
 }
 
-/** The hash of an event: SHA-256 over the canonical JSON of every stored field but the hash itself. */
-export function auditEventHash(event: Omit<AuditEvent, "hash">): string {
+const hmac = (key: Buffer, material: unknown) =>
+  createHmac("sha256", key).update(canonicalJson(material)).digest("hex");
+
+function macEquals(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+/** An event's MAC: HMAC-SHA256, under the chain key, of the canonical JSON of every stored field but itself. */
+export function auditEventHash(event: Omit<AuditEvent, "hash">, chainKey: Buffer): string {
   const material = {
-    v: 1,
+    v: 2,
     id: event.id,
     tenantId: event.tenantId,
     seq: event.seq,
@@ -144,7 +165,35 @@ export function auditEventHash(event: Omit<AuditEvent, "hash">): string {
     ipAddress: event.ipAddress,
     prevHash: event.prevHash,
   };
-  return createHash("sha256").update(canonicalJson(material)).digest("hex");
+  return hmac(chainKey, material);
+}
+
+interface Anchor {
+  tenantId: string;
+  seq: number;
+  hash: string;
+  purgedAt: Date;
+}
+
+function anchorMac(anchor: Anchor, anchorKey: Buffer): string {
+  return hmac(anchorKey, {
+    v: 2,
+    tenantId: anchor.tenantId,
+    seq: anchor.seq,
+    hash: anchor.hash,
+    purgedAt: anchor.purgedAt.toISOString(),
+  });
+}
+
+/**
+ * People read `details`; the values in it come from users. Quote them as JSON strings, and escape the
+ * characters that would let a value end the quote, start a new line or reorder the text around it.
+ */
+export function quoted(value: string): string {
+  return JSON.stringify(value).replace(
+    /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 // Postgres text cannot hold NUL; strip it rather than fail an audit write.
@@ -175,7 +224,11 @@ export async function lockTenantAuditChain(tx: Queryable, tenantId: string): Pro
  * change, so the event commits with it and the per-tenant lock is held only briefly (and always taken last,
  * which keeps lock order the same everywhere).
  */
-export async function appendAuditEvent(tx: Queryable, input: AuditEventInput): Promise<AuditEvent> {
+export async function appendAuditEvent(
+  ctx: Pick<StoreContext, "auditKeys">,
+  tx: Queryable,
+  input: AuditEventInput,
+): Promise<AuditEvent> {
   await lockTenantAuditChain(tx, input.tenantId);
   const { rows: last } = await tx.query<{ seq: number | string; hash: string }>(
     `SELECT seq, hash FROM audit_events WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1`,
@@ -184,7 +237,7 @@ export async function appendAuditEvent(tx: Queryable, input: AuditEventInput): P
   let previous = last[0];
   if (!previous) {
     const { rows: anchors } = await tx.query<{ seq: number | string; hash: string }>(
-      "SELECT seq, hash FROM audit_chain_anchors WHERE tenant_id = $1",
+      "SELECT seq, hash FROM audit_chain_anchors WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
       [input.tenantId],
     );
     previous = anchors[0] ?? { seq: 0, hash: GENESIS_HASH };
@@ -218,7 +271,7 @@ export async function appendAuditEvent(tx: Queryable, input: AuditEventInput): P
     ipAddress: input.ipAddress ?? null,
     prevHash: previous.hash,
   };
-  const hash = auditEventHash(event);
+  const hash = auditEventHash(event, ctx.auditKeys.chain);
   await tx.query(
     `INSERT INTO audit_events (${AUDIT_COLUMNS})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb, $16, $17, $18, $19)`,
@@ -346,22 +399,153 @@ export async function* exportAuditLog(
 }
 
 export type AuditChainReport =
-  | { ok: true; checked: number; lastSeq: number }
+  | {
+      ok: true;
+      checked: number;
+      lastSeq: number;
+      /** Signed checkpoints (outside the database) that matched the chain. */
+      checkpoints: number;
+      /** Where the chain starts after retention purges: the signed anchor's sequence number, or 0. */
+      startsAfter: number;
+    }
   | {
       ok: false;
       checked: number;
       brokenAt: { seq: number; id: string | null; reason: string };
     };
 
-/** Walks a tenant's chain from its start (or the retention anchor) and reports the first broken link. */
-export async function verifyAuditChain(ctx: StoreContext, tenantId: string): Promise<AuditChainReport> {
-  const { rows: anchors } = await ctx.db.query<{ seq: number | string; hash: string }>(
-    "SELECT seq, hash FROM audit_chain_anchors WHERE tenant_id = $1",
+export interface AuditCheckpoint {
+  type: "patrol.audit.checkpoint";
+  v: 1;
+  tenantId: string;
+  seq: number;
+  hash: string;
+  at: string;
+  mac: string;
+}
+
+function checkpointMac(checkpoint: Omit<AuditCheckpoint, "mac">, checkpointKey: Buffer): string {
+  return hmac(checkpointKey, checkpoint);
+}
+
+/** A tenant's checkpoints from the checkpoint file; a line whose MAC does not verify is reported, not skipped. */
+async function readCheckpoints(
+  ctx: StoreContext,
+  tenantId: string,
+  file: string | undefined,
+): Promise<{ checkpoints: AuditCheckpoint[]; forgedLine: number | null }> {
+  if (file === undefined) return { checkpoints: [], forgedLine: null };
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { checkpoints: [], forgedLine: null };
+    throw error;
+  }
+  const checkpoints: AuditCheckpoint[] = [];
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i].trim() === "") continue;
+    let parsed: AuditCheckpoint;
+    try {
+      parsed = JSON.parse(lines[i]) as AuditCheckpoint;
+    } catch {
+      return { checkpoints, forgedLine: i + 1 };
+    }
+    if (parsed?.type !== "patrol.audit.checkpoint" || parsed.tenantId !== tenantId) continue;
+    const { mac, ...rest } = parsed;
+    const material = {
+      type: rest.type,
+      v: rest.v,
+      tenantId: rest.tenantId,
+      seq: rest.seq,
+      hash: rest.hash,
+      at: rest.at,
+    };
+    if (typeof mac !== "string" || !macEquals(checkpointMac(material, ctx.auditKeys.checkpoint), mac)) {
+      return { checkpoints, forgedLine: i + 1 };
+    }
+    checkpoints.push(parsed);
+  }
+  return { checkpoints, forgedLine: null };
+}
+
+/**
+ * Walks a tenant's chain from its start (or its latest signed retention anchor), checks every MAC, and checks
+ * it against the signed checkpoints in `checkpointFile` (default: the configured one): each checkpointed event
+ * must still be there with the same MAC, unless a signed anchor says the purge removed it.
+ */
+export async function verifyAuditChain(
+  ctx: StoreContext,
+  tenantId: string,
+  options: { checkpointFile?: string } = {},
+): Promise<AuditChainReport> {
+  const { rows: anchors } = await ctx.db.query<{
+    seq: number | string;
+    hash: string;
+    purged_at: Date;
+    mac: string | null;
+  }>(
+    "SELECT seq, hash, purged_at, mac FROM audit_chain_anchors WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
     [tenantId],
   );
-  let expectedSeq = anchors[0] ? Number(anchors[0].seq) + 1 : 1;
-  let expectedPrev = anchors[0]?.hash ?? GENESIS_HASH;
+  const anchorRow = anchors[0];
+  if (anchorRow) {
+    const anchor = {
+      tenantId,
+      seq: Number(anchorRow.seq),
+      hash: anchorRow.hash,
+      purgedAt: anchorRow.purged_at,
+    };
+    if (anchorRow.mac === null || !macEquals(anchorMac(anchor, ctx.auditKeys.anchor), anchorRow.mac)) {
+      return {
+        ok: false,
+        checked: 0,
+        brokenAt: {
+          seq: anchor.seq + 1,
+          id: null,
+          reason: `the retention anchor at event ${anchor.seq} has no valid signature: events before it were deleted outside the purge`,
+        },
+      };
+    }
+  }
+  const startsAfter = anchorRow ? Number(anchorRow.seq) : 0;
+  const { checkpoints, forgedLine } = await readCheckpoints(
+    ctx,
+    tenantId,
+    options.checkpointFile ?? ctx.auditCheckpointFile,
+  );
+  if (forgedLine !== null) {
+    return {
+      ok: false,
+      checked: 0,
+      brokenAt: {
+        seq: 0,
+        id: null,
+        reason: `line ${forgedLine} of the checkpoint file is not a checkpoint signed with this audit key`,
+      },
+    };
+  }
+  const expectedBySeq = new Map<number, AuditCheckpoint>();
+  for (const checkpoint of checkpoints) {
+    if (checkpoint.seq > startsAfter) expectedBySeq.set(checkpoint.seq, checkpoint);
+    // A checkpoint of the anchor's own event: the anchor must carry the same MAC.
+    if (checkpoint.seq === startsAfter && anchorRow && checkpoint.hash !== anchorRow.hash) {
+      return {
+        ok: false,
+        checked: 0,
+        brokenAt: {
+          seq: startsAfter,
+          id: null,
+          reason: "the retention anchor does not match the checkpoint of its event",
+        },
+      };
+    }
+  }
+  let expectedSeq = startsAfter + 1;
+  let expectedPrev = anchorRow?.hash ?? GENESIS_HASH;
   let checked = 0;
+  let matched = 0;
   for await (const event of eventsInChainOrder(ctx, tenantId)) {
     const broken = (reason: string): AuditChainReport => ({
       ok: false,
@@ -372,21 +556,88 @@ export async function verifyAuditChain(ctx: StoreContext, tenantId: string): Pro
       return broken(`expected event ${expectedSeq} next but found ${event.seq}: events are missing`);
     }
     if (event.prevHash !== expectedPrev) {
-      return broken("its previous-hash does not match the hash of the event before it");
+      return broken("its previous-MAC does not match the MAC of the event before it");
     }
     const { hash, ...rest } = event;
-    if (auditEventHash(rest) !== hash)
-      return broken("its contents do not match its hash: the row was changed");
+    if (!macEquals(auditEventHash(rest, ctx.auditKeys.chain), hash))
+      return broken(
+        "its contents do not match its MAC: the row was changed or written without the audit key (events written before migration 006 were not keyed)",
+      );
+    const checkpoint = expectedBySeq.get(event.seq);
+    if (checkpoint) {
+      if (checkpoint.hash !== hash) return broken(`it differs from the checkpoint of ${checkpoint.at}`);
+      matched++;
+    }
     expectedSeq = event.seq + 1;
     expectedPrev = hash;
     checked++;
   }
-  return { ok: true, checked, lastSeq: expectedSeq - 1 };
+  const lastSeq = expectedSeq - 1;
+  const newest = checkpoints.reduce<AuditCheckpoint | null>((a, c) => (a && a.seq >= c.seq ? a : c), null);
+  if (newest && newest.seq > lastSeq) {
+    return {
+      ok: false,
+      checked,
+      brokenAt: {
+        seq: lastSeq + 1,
+        id: null,
+        reason: `events ${lastSeq + 1} to ${newest.seq} are missing: the checkpoint of ${newest.at} saw the chain reach event ${newest.seq}`,
+      },
+    };
+  }
+  return { ok: true, checked, lastSeq, checkpoints: matched, startsAfter };
+}
+
+/**
+ * Appends a signed checkpoint of each tenant's chain head (sequence number and MAC) to the checkpoint file and
+ * to the log, for every head that moved since this process last wrote one. Kept outside the database, these
+ * let `audit verify` see that newest events were deleted.
+ */
+export async function writeAuditCheckpoints(
+  ctx: StoreContext,
+  written: Map<string, number> = new Map(),
+): Promise<{ written: number }> {
+  // One index probe per tenant for its newest event, rather than a walk over every event.
+  const { rows } = await ctx.db.query<{ tenant_id: string; seq: number | string; hash: string; now: Date }>(
+    `SELECT t.id AS tenant_id, e.seq, e.hash, date_trunc('milliseconds', clock_timestamp()) AS now
+       FROM tenants t
+       CROSS JOIN LATERAL (
+         SELECT seq, hash FROM audit_events WHERE tenant_id = t.id ORDER BY seq DESC LIMIT 1
+       ) e
+      ORDER BY t.id`,
+  );
+  const lines: string[] = [];
+  for (const row of rows) {
+    const seq = Number(row.seq);
+    if (written.get(row.tenant_id) === seq) continue;
+    const material = {
+      type: "patrol.audit.checkpoint" as const,
+      v: 1 as const,
+      tenantId: row.tenant_id,
+      seq,
+      hash: row.hash,
+      at: row.now.toISOString(),
+    };
+    const checkpoint: AuditCheckpoint = {
+      ...material,
+      mac: checkpointMac(material, ctx.auditKeys.checkpoint),
+    };
+    lines.push(`${JSON.stringify(checkpoint)}\n`);
+    ctx.logger.info({ auditCheckpoint: checkpoint }, "audit checkpoint");
+    written.set(row.tenant_id, seq);
+  }
+  if (lines.length > 0 && ctx.auditCheckpointFile !== undefined) {
+    await mkdir(path.dirname(ctx.auditCheckpointFile), { recursive: true });
+    // One append per batch: O_APPEND keeps concurrent writers' lines whole.
+    await appendFile(ctx.auditCheckpointFile, lines.join(""), { mode: 0o600 });
+  }
+  return { written: lines.length };
 }
 
 /**
  * Deletes events older than the retention period (default from config), tenant by tenant, and records where
- * each chain now starts. The trigger allows these DELETEs only because this transaction sets the cutoff.
+ * each chain now starts in a signed anchor. The database allows these DELETEs only because this transaction
+ * sets the cutoff, and never for events younger than the retention period it holds (migration 006).
  */
 export async function purgeAuditLog(
   ctx: StoreContext,
@@ -394,6 +645,10 @@ export async function purgeAuditLog(
 ): Promise<{ deleted: number }> {
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - ctx.auditRetentionDays * 86_400_000);
+  await ctx.db.query(
+    "UPDATE audit_retention SET retention_days = $1, updated_at = now() WHERE retention_days <> $1",
+    [ctx.auditRetentionDays],
+  );
   const { rows: tenants } = await ctx.db.query<{ tenant_id: string }>(
     "SELECT DISTINCT tenant_id FROM audit_events WHERE occurred_at < $1",
     [cutoff],
@@ -404,17 +659,23 @@ export async function purgeAuditLog(
       await lockTenantAuditChain(tx, tenantId);
       await tx.query("SELECT set_config('patrol.audit_purge_before', $1, true)", [cutoff.toISOString()]);
       const { rows } = await tx.query<{ seq: number | string; hash: string }>(
-        "DELETE FROM audit_events WHERE tenant_id = $1 AND occurred_at < $2 RETURNING seq, hash",
-        [tenantId, cutoff],
-      );
-      if (rows.length === 0) return 0;
-      const last = rows.reduce((a, b) => (Number(a.seq) > Number(b.seq) ? a : b));
-      await tx.query(
-        `INSERT INTO audit_chain_anchors (tenant_id, seq, hash, purged_at) VALUES ($1, $2, $3, now())
-         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, purged_at = excluded.purged_at`,
-        [tenantId, last.seq, last.hash],
+        // Never ask for what the database would refuse: its clock and retention bound the cutoff too.
+        `DELETE FROM audit_events
+          WHERE tenant_id = $1 AND occurred_at < least($2::timestamptz, now() - make_interval(days => $3::int))
+          RETURNING seq, hash`,
+        [tenantId, cutoff, ctx.auditRetentionDays],
       );
       await tx.query("SELECT set_config('patrol.audit_purge_before', '', true)");
+      if (rows.length === 0) return 0;
+      const last = rows.reduce((a, b) => (Number(a.seq) > Number(b.seq) ? a : b));
+      const { rows: clock } = await tx.query<{ now: Date }>(
+        "SELECT date_trunc('milliseconds', clock_timestamp()) AS now",
+      );
+      const anchor = { tenantId, seq: Number(last.seq), hash: last.hash, purgedAt: clock[0].now };
+      await tx.query(
+        "INSERT INTO audit_chain_anchors (tenant_id, seq, hash, purged_at, mac) VALUES ($1, $2, $3, $4, $5)",
+        [tenantId, anchor.seq, anchor.hash, anchor.purgedAt, anchorMac(anchor, ctx.auditKeys.anchor)],
+      );
       return rows.length;
     });
   }

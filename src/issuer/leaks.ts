@@ -3,7 +3,7 @@
  * the public discovery in the audit log, and keep one incident per leaked token with every place it was seen.
  */
 import { z } from "zod";
-import { appendAuditEvent, lockTenantAuditChain } from "./audit.js";
+import { appendAuditEvent, lockTenantAuditChain, quoted } from "./audit.js";
 import { invalid, notFound, parseInput } from "./errors.js";
 import {
   effectiveStatus,
@@ -160,12 +160,12 @@ export async function systemRevoke(
     }
     const row = rows[0];
     const pat = patFromRow(row);
-    await appendAuditEvent(tx, {
+    await appendAuditEvent(ctx, tx, {
       tenantId: pat.tenantId,
       organization: { id: pat.organizationId, name: row.organization_name },
       actor: SYSTEM_ACTOR,
       actionId: "Token.PatSystemRevokeEvent",
-      details: `Personal access token "${pat.displayName}" of ${row.owner_name} was revoked by the system: ${why}`,
+      details: `Personal access token ${quoted(pat.displayName)} of ${quoted(row.owner_name)} was revoked by the system: ${quoted(why)}`,
       data: {
         authorizationId: pat.authorizationId,
         displayName: pat.displayName,
@@ -232,12 +232,12 @@ export async function recordPublicDiscovery(
       [id, JSON.stringify(location)],
     );
     if (earlier.length > 0) return { recorded: false };
-    await appendAuditEvent(tx, {
+    await appendAuditEvent(ctx, tx, {
       tenantId: pat.tenantId,
       organization: { id: pat.organizationId, name: row.organization_name },
       actor: SYSTEM_ACTOR,
       actionId: "Token.PatPublicDiscoveryEvent",
-      details: `PAT ${pat.displayName} associated with user ${row.owner_name} was discovered in a public repository`,
+      details: `PAT ${quoted(pat.displayName)} associated with user ${quoted(row.owner_name)} was discovered in a public repository`,
       data: {
         authorizationId: pat.authorizationId,
         displayName: pat.displayName,

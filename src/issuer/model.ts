@@ -1,5 +1,6 @@
 /** The issuing store's records as the rest of patrol sees them, and the context every store module runs in. */
 import type { Logger } from "pino";
+import type { AuditKeys } from "./audit-keys.js";
 import type { Database } from "./database.js";
 
 export interface StoreContext {
@@ -10,6 +11,12 @@ export interface StoreContext {
   /** Defaults for tenants without their own OIDC settings. */
   oidcDefaults: OidcSettings;
   auditRetentionDays: number;
+  /** Keys of the audit chain, anchors and checkpoints (derived from PATROL_AUDIT_KEY; never in the database). */
+  auditKeys: AuditKeys;
+  /** Where signed checkpoints of each tenant's chain head go; undefined: the log only. */
+  auditCheckpointFile: string | undefined;
+  /** The accepted age of a bearer JWT (by `iat`), and whether its JWKS may live on a private address. */
+  oidcPolicy: { maxTokenAgeSeconds: number; jwksAllowPrivate: boolean; allowHttpLoopback: boolean };
 }
 
 export interface OidcSettings {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { fingerprint, isWellFormed, mintAzdo } from "../tokens/index.js";
-import { appendAuditEvent } from "./audit.js";
+import { appendAuditEvent, quoted } from "./audit.js";
 import type { Queryable } from "./database.js";
 import { requireDateTime } from "./dates.js";
 import {
@@ -30,6 +30,7 @@ import {
 } from "./model.js";
 import { checkPatPolicies, loadExemptions } from "./policies.js";
 import { normalizeScope } from "./scopes.js";
+import { hasUnsafeText, plainText, UNSAFE_TEXT_MESSAGE } from "./text.js";
 
 export const MAX_DISPLAY_NAME_LENGTH = 256;
 /** Azure DevOps caps a PAT's lifetime at one year. */
@@ -48,7 +49,7 @@ export const patDisplayNameSchema = z
   .trim()
   .min(1, "displayName must not be empty")
   .max(MAX_DISPLAY_NAME_LENGTH, `displayName must be at most ${MAX_DISPLAY_NAME_LENGTH} characters`)
-  .regex(/^[^\p{Cc}]*$/u, "displayName must not contain control characters")
+  .refine((name) => !hasUnsafeText(name), `displayName ${UNSAFE_TEXT_MESSAGE}`)
   .refine(
     (name) => !(name.match(TOKEN_CANDIDATE) ?? []).some((candidate) => isWellFormed(candidate)),
     "displayName must not contain a token",
@@ -207,12 +208,12 @@ export async function createPat(ctx: StoreContext, input: CreatePatInput): Promi
       [tenant.id, owner.id, organization.id, allOrgs, displayName, scope, fingerprint(token), now, validTo],
     );
     const pat = patFromRow(rows[0]);
-    await appendAuditEvent(tx, {
+    await appendAuditEvent(ctx, tx, {
       tenantId: tenant.id,
       organization: { id: organization.id, name: organization.name },
       actor: input.actor,
       actionId: "Token.PatCreateEvent",
-      details: `Personal access token "${pat.displayName}" was created for ${owner.displayName}`,
+      details: `Personal access token ${quoted(pat.displayName)} was created for ${quoted(owner.displayName)}`,
       data: patAuditData(pat, owner),
       correlationId: input.correlationId,
       ipAddress: input.ipAddress,
@@ -405,7 +406,16 @@ export async function updatePat(
     if (next.scope !== current.scope) changed.push("scope");
     if (next.validTo.getTime() !== current.validTo.getTime()) changed.push("validTo");
     if (next.allOrgs !== current.allOrgs) changed.push("allOrgs");
-    if (input.regenerate) changed.push("token");
+    if (input.regenerate) {
+      // Azure DevOps lets administrators revoke others' PATs, never read them: a new secret is the owner's alone.
+      if (!(input.actor.kind === "user" && input.actor.user.id === current.userId)) {
+        throw forbidden(
+          "only the PAT's owner can regenerate it; administrators can revoke it",
+          "accessDenied",
+        );
+      }
+      changed.push("token");
+    }
     if (changed.length === 0) return { pat: current, token: null };
 
     const exemptions = await loadExemptions(tx, owner.id, tenant.id, organization.id);
@@ -436,12 +446,12 @@ export async function updatePat(
       ],
     );
     const pat = patFromRow(rows[0]);
-    await appendAuditEvent(tx, {
+    await appendAuditEvent(ctx, tx, {
       tenantId: pat.tenantId,
       organization: { id: organization.id, name: organization.name },
       actor: input.actor,
       actionId: "Token.PatUpdateEvent",
-      details: `Personal access token "${pat.displayName}" of ${owner.displayName} was updated (${changed.join(", ")})`,
+      details: `Personal access token ${quoted(pat.displayName)} of ${quoted(owner.displayName)} was updated (${changed.join(", ")})`,
       data: { ...patAuditData(pat, owner), changed: changed.join(", "), regenerated: token !== null },
       correlationId: input.correlationId,
       ipAddress: input.ipAddress,
@@ -490,7 +500,7 @@ async function revokeVisiblePat(
   organization: Organization,
   input: AccessContext & { reason?: string },
 ): Promise<RevokedPat> {
-  const reason = input.reason === undefined ? null : parseInput(z.string().max(512), input.reason, "reason");
+  const reason = input.reason === undefined ? null : parseInput(plainText(512), input.reason, "reason");
   return ctx.db.transaction(async (tx) => {
     const current = await loadVisiblePat(tx, authorizationId, organization, input.actor, true);
     if (current.status === "revoked") return { ...current, alreadyRevoked: true };
@@ -508,12 +518,12 @@ async function revokeVisiblePat(
     );
     const pat = patFromRow(rows[0]);
     const owner = (await userById(tx, pat.userId)) as User;
-    await appendAuditEvent(tx, {
+    await appendAuditEvent(ctx, tx, {
       tenantId: pat.tenantId,
       organization: { id: organization.id, name: organization.name },
       actor: input.actor,
       actionId: "Token.PatRevokeEvent",
-      details: `Personal access token "${pat.displayName}" of ${owner.displayName} was revoked`,
+      details: `Personal access token ${quoted(pat.displayName)} of ${quoted(owner.displayName)} was revoked`,
       data: { ...patAuditData(pat, owner), reason: pat.revokeReason },
       correlationId: input.correlationId,
       ipAddress: input.ipAddress,
@@ -556,12 +566,12 @@ export async function expireDuePats(
       // Sorted by tenant so concurrent sweeps take the per-tenant audit locks in the same order.
       for (const row of rows) {
         const pat = patFromRow(row);
-        await appendAuditEvent(tx, {
+        await appendAuditEvent(ctx, tx, {
           tenantId: pat.tenantId,
           organization: { id: pat.organizationId, name: row.organization_name },
           actor: SYSTEM_ACTOR,
           actionId: "Token.PatExpiredEvent",
-          details: `Personal access token "${pat.displayName}" of ${row.owner_name} expired`,
+          details: `Personal access token ${quoted(pat.displayName)} of ${quoted(row.owner_name)} expired`,
           data: {
             authorizationId: pat.authorizationId,
             displayName: pat.displayName,

@@ -113,7 +113,7 @@ export async function setTenantPolicies(
     ];
     for (const [policy, from, to] of changes) {
       if (from === to) continue;
-      await appendAuditEvent(tx, {
+      await appendAuditEvent(ctx, tx, {
         tenantId: tenant.id,
         organization: null,
         actor,
@@ -157,7 +157,7 @@ export async function setOrganizationPolicies(
     ];
     for (const [title, from, to] of changes) {
       if (from === to) continue;
-      await appendAuditEvent(tx, {
+      await appendAuditEvent(ctx, tx, {
         tenantId: organization.tenantId,
         organization: { id: organization.id, name: organization.name },
         actor,
@@ -230,7 +230,7 @@ export async function setAllowlist(
       [tenantId, organization?.id ?? null, target.policy, groups],
     );
     const allowlist = await readAllowlist(tx, tenantId, target.policy, organization?.id ?? null);
-    await appendAuditEvent(tx, {
+    await appendAuditEvent(ctx, tx, {
       tenantId,
       organization: organization ? { id: organization.id, name: organization.name } : null,
       actor,

@@ -9,7 +9,9 @@ import {
   purgeAuditLog,
   queryAuditLog,
   verifyAuditChain,
+  writeAuditCheckpoints,
 } from "./audit.js";
+import { deriveAuditKeys, loadAuditKey, processAuditKey } from "./audit-keys.js";
 import { authenticatePat, type PatAuthResult } from "./auth.js";
 import { type Database, openDatabase } from "./database.js";
 import {
@@ -18,6 +20,7 @@ import {
   createOrganization,
   createTenant,
   createUser,
+  type DirectoryChange,
   findOrganization,
   findTenant,
   requireUser,
@@ -88,8 +91,10 @@ import {
 export interface IssuerStoreOptions {
   db: Database;
   logger: Logger;
-  /** OIDC defaults and audit retention; defaults: no OIDC, 90 days. */
-  config?: { auth: Pick<Config["auth"], "oidc">; audit: Config["audit"] };
+  /** OIDC defaults and policy, audit retention, key and checkpoints; defaults: no OIDC, 90 days. */
+  config?: Pick<Config, "env" | "auth" | "audit">;
+  /** The audit key (openIssuerStore resolves it); else config's, else a random one for this process only. */
+  auditKey?: Buffer;
   /** The clock for validity and expiry (tests move it). */
   now?: () => Date;
 }
@@ -108,6 +113,13 @@ export class IssuerStore {
         jwksUrl: undefined,
       },
       auditRetentionDays: options.config?.audit.retentionDays ?? 90,
+      auditKeys: deriveAuditKeys(options.auditKey ?? options.config?.audit.key ?? processAuditKey()),
+      auditCheckpointFile: options.config?.audit.checkpointFile,
+      oidcPolicy: {
+        maxTokenAgeSeconds: options.config?.auth.maxTokenAgeSeconds ?? 7200,
+        jwksAllowPrivate: options.config?.auth.jwksAllowPrivate ?? false,
+        allowHttpLoopback: (options.config?.env ?? "development") !== "production",
+      },
     };
   }
 
@@ -123,38 +135,48 @@ export class IssuerStore {
     return this.ctx.db.close();
   }
 
-  // Tenants, organizations, users.
-  createTenant(input: CreateTenantInput): Promise<Tenant> {
-    return createTenant(this.ctx, input);
+  // Tenants, organizations, users: each change is audited; `change` says who made it.
+  createTenant(input: CreateTenantInput, change?: DirectoryChange): Promise<Tenant> {
+    return createTenant(this.ctx, input, change);
   }
   /** By name (case-insensitive) or id. */
   findTenant(nameOrId: string): Promise<Tenant | null> {
     return findTenant(this.ctx.db, nameOrId);
   }
+  /** The platform administrator's act only (an admin actor): refused for tenant administrators. */
   updateTenantOidc(
     tenant: string,
     oidc: { issuer?: string | null; audience?: string | null; jwksUrl?: string | null },
+    change?: DirectoryChange,
   ): Promise<Tenant> {
-    return updateTenantOidc(this.ctx, tenant, oidc);
+    return updateTenantOidc(this.ctx, tenant, oidc, change);
   }
-  createOrganization(input: { tenant: string; name: string }): Promise<Organization> {
-    return createOrganization(this.ctx, input);
+  createOrganization(
+    input: { tenant: string; name: string },
+    change?: DirectoryChange,
+  ): Promise<Organization> {
+    return createOrganization(this.ctx, input, change);
   }
   findOrganization(name: string): Promise<Organization | null> {
     return findOrganization(this.ctx.db, name);
   }
-  createUser(input: CreateUserInput): Promise<User> {
-    return createUser(this.ctx, input);
+  createUser(input: CreateUserInput, change?: DirectoryChange): Promise<User> {
+    return createUser(this.ctx, input, change);
   }
   getUser(tenant: string, email: string): Promise<User> {
     return requireUser(this.ctx.db, tenant, email);
   }
   /** Disabling a user makes every one of their PATs fail authentication at once. */
-  setUserStatus(tenant: string, email: string, status: UserStatus): Promise<User> {
-    return setUserStatus(this.ctx, tenant, email, status);
+  setUserStatus(tenant: string, email: string, status: UserStatus, change?: DirectoryChange): Promise<User> {
+    return setUserStatus(this.ctx, tenant, email, status, change);
   }
-  setUserGroups(tenant: string, email: string, groups: string[]): Promise<string[]> {
-    return setUserGroups(this.ctx, tenant, email, groups);
+  setUserGroups(
+    tenant: string,
+    email: string,
+    groups: string[],
+    change?: DirectoryChange,
+  ): Promise<string[]> {
+    return setUserGroups(this.ctx, tenant, email, groups, change);
   }
   userGroups(userId: string): Promise<string[]> {
     return userGroups(this.ctx.db, userId);
@@ -253,8 +275,13 @@ export class IssuerStore {
   ): AsyncGenerator<string> {
     return exportAuditLog(this.ctx, tenantId, filter);
   }
-  verifyAuditChain(tenantId: string): Promise<AuditChainReport> {
-    return verifyAuditChain(this.ctx, tenantId);
+  /** Checks the keyed chain and, from `checkpointFile` (default: the configured one), the signed checkpoints. */
+  verifyAuditChain(tenantId: string, options?: { checkpointFile?: string }): Promise<AuditChainReport> {
+    return verifyAuditChain(this.ctx, tenantId, options);
+  }
+  /** Signs each tenant's chain head into the checkpoint file and the log (heads in `written` are skipped). */
+  writeAuditCheckpoints(written?: Map<string, number>): Promise<{ written: number }> {
+    return writeAuditCheckpoints(this.ctx, written);
   }
   purgeAuditLog(options?: { now?: Date }): Promise<{ deleted: number }> {
     return purgeAuditLog(this.ctx, options);
@@ -272,8 +299,15 @@ export async function openIssuerStore(options: {
     dataDir: options.config.dataDir,
     inMemory: options.inMemory,
   });
-  const store = new IssuerStore({ db, logger: options.logger, config: options.config });
+  let store: IssuerStore;
   try {
+    const auditKey = await loadAuditKey({
+      key: options.config.audit.key,
+      env: options.config.env,
+      dataDir: options.config.dataDir,
+      logger: options.logger,
+    });
+    store = new IssuerStore({ db, logger: options.logger, config: options.config, auditKey });
     const report = await store.migrate();
     if (report.applied.length > 0)
       options.logger.info({ applied: report.applied }, "database migrations applied");
@@ -285,20 +319,23 @@ export async function openIssuerStore(options: {
 }
 
 /**
- * Runs the expiry sweep and the audit retention purge now and then every `intervalMs` (timer unref'd).
- * Any number of processes may run it: both jobs are safe to run concurrently. Returns a stop function.
+ * Runs the expiry sweep, the audit retention purge and the audit checkpoints now and then every `intervalMs`
+ * (timer unref'd). Any number of processes may run it: the jobs are safe to run concurrently (each process
+ * appends its own checkpoints). Returns a stop function.
  */
 export function scheduleIssuerMaintenance(
   store: IssuerStore,
   options: { intervalMs?: number } = {},
 ): () => Promise<void> {
   let running: Promise<void> | null = null;
+  const checkpointed = new Map<string, number>();
   const run = () => {
     if (running) return;
     running = (async () => {
       try {
         await store.expireDuePats();
         await store.purgeAuditLog();
+        await store.writeAuditCheckpoints(checkpointed);
       } catch (error) {
         store.ctx.logger.error({ err: error }, "issuer maintenance failed");
       } finally {

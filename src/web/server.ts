@@ -2,7 +2,8 @@
  * patrol's one HTTP server. Each stage hands it a Fastify plugin: the issuing store's API, GitHub's webhooks,
  * the metrics, health and readiness (and the queue dashboard). `patrol worker` serves only health and metrics.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import helmet from "@fastify/helmet";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { Config } from "../config.js";
@@ -22,6 +23,36 @@ export interface WebServerDeps {
   probot?: Probot | null;
   /** "worker": health, readiness and metrics only. Default "web". */
   role?: "web" | "worker";
+  /** Tests shorten these. */
+  limits?: Partial<ServerLimits>;
+}
+
+export interface ServerLimits {
+  /** The whole request (headers and body) must arrive within this: a trickling client cannot hold a socket. */
+  requestTimeoutMs: number;
+  /** A socket with no traffic for this long is closed. */
+  connectionTimeoutMs: number;
+  /** How often Node checks requests against requestTimeoutMs. */
+  timeoutCheckIntervalMs: number;
+  maxConnections: number;
+}
+
+export const SERVER_LIMITS: ServerLimits = {
+  requestTimeoutMs: 30_000,
+  connectionTimeoutMs: 60_000,
+  timeoutCheckIntervalMs: 5_000,
+  maxConnections: 1024,
+};
+
+/** The request as the request log shows it: the path without its query string, which may carry a secret. */
+function loggedRequest(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: request.url.split("?")[0],
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -38,14 +69,25 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 
 export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstance> {
   const { config, logger, store, queues } = deps;
+  const { requestTimeoutMs, connectionTimeoutMs, timeoutCheckIntervalMs, maxConnections } = {
+    ...SERVER_LIMITS,
+    ...deps.limits,
+  };
   const app: FastifyInstance = Fastify({
-    loggerInstance: logger as FastifyBaseLogger,
+    loggerInstance: logger.child({}, { serializers: { req: loggedRequest } }) as FastifyBaseLogger,
     bodyLimit: 1024 * 1024,
     // Behind a reverse proxy, client addresses (for the failed-authentication throttle) come from X-Forwarded-For.
     trustProxy: config.http.trustProxy,
     // Azure DevOps routes ignore case (its own examples use /_apis/Tokens/Pats).
     routerOptions: { caseSensitive: false },
+    requestTimeout: requestTimeoutMs,
+    connectionTimeout: connectionTimeoutMs,
+    http: { connectionsCheckingInterval: timeoutCheckIntervalMs },
   });
+  app.server.maxConnections = maxConnections;
+  // Node enforces requestTimeout only when headersTimeout is not longer (its default is 60 s); headers are small.
+  app.server.headersTimeout = Math.min(requestTimeoutMs, 10_000);
+  await app.register(helmet);
 
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEventHash } from "../../src/issuer/audit.js";
-import { AUDIT_ACTIONS } from "../../src/issuer/index.js";
+import { AUDIT_ACTIONS, type AuditEvent } from "../../src/issuer/index.js";
 import { ADMIN, asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
 
 let issuer: TestIssuer;
@@ -12,9 +12,19 @@ afterAll(async () => {
   await issuer.close();
 });
 
-/** A tenant with a few events of every PAT action. */
+/** The sequence number of a tenant's newest event (0 when none). */
+async function headSeq(tenantId: string): Promise<number> {
+  const { rows } = await issuer.store.db.query<{ seq: number | null }>(
+    "SELECT max(seq)::int AS seq FROM audit_events WHERE tenant_id = $1",
+    [tenantId],
+  );
+  return rows[0].seq ?? 0;
+}
+
+/** A tenant with a few events of every PAT action, after `base` events of its creation (directory changes). */
 async function tenantWithHistory() {
-  const s = await seedTenant(issuer.store);
+  const seeded = await seedTenant(issuer.store);
+  const s = { ...seeded, base: await headSeq(seeded.tenant.id) };
   const a = await issuer.store.createPat({
     organization: s.org.name,
     displayName: "one",
@@ -69,22 +79,27 @@ describe("audit events", () => {
       actor_display_name: string;
       organization_name: string;
     }>(
-      "SELECT seq::int AS seq, action_id, area, category, actor_display_name, organization_name FROM audit_events WHERE tenant_id = $1 ORDER BY seq",
-      [s.tenant.id],
+      "SELECT seq::int AS seq, action_id, area, category, actor_display_name, organization_name FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq",
+      [s.tenant.id, s.base],
     );
+    const b = s.base;
     expect(rows.map((r) => [r.seq, r.action_id, r.area, r.category])).toEqual([
-      [1, "Token.PatCreateEvent", "Token", "Create"],
-      [2, "Token.PatUpdateEvent", "Token", "Modify"],
-      [3, "Token.PatCreateEvent", "Token", "Create"],
-      [4, "Token.PatRevokeEvent", "Token", "Remove"],
-      [5, "Token.PatPublicDiscoveryEvent", "Token", "Access"],
-      [6, "Token.PatSystemRevokeEvent", "Token", "Remove"],
+      [b + 1, "Token.PatCreateEvent", "Token", "Create"],
+      [b + 2, "Token.PatUpdateEvent", "Token", "Modify"],
+      [b + 3, "Token.PatCreateEvent", "Token", "Create"],
+      [b + 4, "Token.PatRevokeEvent", "Token", "Remove"],
+      [b + 5, "Token.PatPublicDiscoveryEvent", "Token", "Access"],
+      [b + 6, "Token.PatSystemRevokeEvent", "Token", "Remove"],
     ]);
     expect(rows[0].actor_display_name).toBe("Alice A");
     expect(rows[5].actor_display_name).toBe("patrol");
     expect(rows.every((r) => r.organization_name === s.org.name)).toBe(true);
     expect(AUDIT_ACTIONS["Token.PatExpiredEvent"]).toEqual({ area: "Token", category: "Modify" });
-    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toEqual({ ok: true, checked: 6, lastSeq: 6 });
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({
+      ok: true,
+      checked: b + 6,
+      lastSeq: b + 6,
+    });
   });
 
   it("are append-only: the database refuses UPDATE, DELETE and TRUNCATE", async () => {
@@ -110,45 +125,48 @@ describe("audit events", () => {
 
   it("verify reports the first broken link when a row is edited by hand", async () => {
     const s = await tenantWithHistory();
-    await tamper("UPDATE audit_events SET details = 'nothing to see' WHERE tenant_id = $1 AND seq = 3", [
+    await tamper("UPDATE audit_events SET details = 'nothing to see' WHERE tenant_id = $1 AND seq = $2", [
       s.tenant.id,
+      s.base + 3,
     ]);
     const report = await issuer.store.verifyAuditChain(s.tenant.id);
     expect(report.ok).toBe(false);
     if (!report.ok) {
-      expect(report.brokenAt.seq).toBe(3);
+      expect(report.brokenAt.seq).toBe(s.base + 3);
       expect(report.brokenAt.reason).toMatch(/changed/);
-      expect(report.checked).toBe(2);
+      expect(report.checked).toBe(s.base + 2);
     }
   });
 
-  it("verify catches an edited row whose own hash was recomputed, at the next link", async () => {
+  it("verify catches an edited row whose own MAC was recomputed with the key, at the next link", async () => {
     const s = await tenantWithHistory();
     const [second] = (await issuer.store.queryAuditLog({ tenantId: s.tenant.id })).entries.filter(
-      (e) => e.seq === 2,
+      (e) => e.seq === s.base + 2,
     );
     const forged = { ...second, details: "a harmless rename" };
     const { hash: _old, ...rest } = forged;
-    await tamper("UPDATE audit_events SET details = $2, hash = $3 WHERE tenant_id = $1 AND seq = 2", [
+    await tamper("UPDATE audit_events SET details = $2, hash = $3 WHERE tenant_id = $1 AND seq = $4", [
       s.tenant.id,
       forged.details,
-      auditEventHash(rest),
+      auditEventHash(rest, issuer.store.ctx.auditKeys.chain),
+      s.base + 2,
     ]);
     const report = await issuer.store.verifyAuditChain(s.tenant.id);
-    expect(report).toMatchObject({ ok: false, checked: 2, brokenAt: { seq: 3 } });
-    if (!report.ok) expect(report.brokenAt.reason).toMatch(/previous-hash/);
+    expect(report).toMatchObject({ ok: false, checked: s.base + 2, brokenAt: { seq: s.base + 3 } });
+    if (!report.ok) expect(report.brokenAt.reason).toMatch(/previous-MAC/);
   });
 
   it("verify catches a deleted row", async () => {
     const s = await tenantWithHistory();
-    await tamper("DELETE FROM audit_events WHERE tenant_id = $1 AND seq = 4", [s.tenant.id]);
+    await tamper("DELETE FROM audit_events WHERE tenant_id = $1 AND seq = $2", [s.tenant.id, s.base + 4]);
     const report = await issuer.store.verifyAuditChain(s.tenant.id);
-    expect(report).toMatchObject({ ok: false, brokenAt: { seq: 5 } });
+    expect(report).toMatchObject({ ok: false, brokenAt: { seq: s.base + 5 } });
     if (!report.ok) expect(report.brokenAt.reason).toMatch(/missing/);
   });
 
   it("stay in one valid chain when many changes happen at once", async () => {
     const s = await seedTenant(issuer.store);
+    const base = await headSeq(s.tenant.id);
     await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
         issuer.store.createPat({
@@ -159,7 +177,11 @@ describe("audit events", () => {
         }),
       ),
     );
-    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toEqual({ ok: true, checked: 12, lastSeq: 12 });
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({
+      ok: true,
+      checked: base + 12,
+      lastSeq: base + 12,
+    });
   });
 
   it("are queried newest first with a continuation token, by time and by action", async () => {
@@ -178,9 +200,9 @@ describe("audit events", () => {
       continuationToken = page.continuationToken ?? undefined;
       pages++;
     } while (continuationToken);
-    expect(pages).toBe(2);
+    expect(pages).toBe(Math.ceil((s.base + 6) / 4));
     expect(seen[0]).toBe("Token.PatSystemRevokeEvent");
-    expect(seen).toHaveLength(6);
+    expect(seen).toHaveLength(s.base + 6);
 
     const creates = await issuer.store.queryAuditLog({
       tenantId: s.tenant.id,
@@ -196,7 +218,7 @@ describe("audit events", () => {
       tenantId: s.tenant.id,
       endTime: new Date(Date.now() + 3_600_000),
     });
-    expect(past.entries).toHaveLength(6);
+    expect(past.entries).toHaveLength(s.base + 6);
     await expect(
       issuer.store.queryAuditLog({ tenantId: s.tenant.id, continuationToken: "%%%" }),
     ).rejects.toMatchObject({
@@ -208,30 +230,44 @@ describe("audit events", () => {
     const s = await tenantWithHistory();
     const lines: string[] = [];
     for await (const line of issuer.store.exportAuditLog(s.tenant.id)) lines.push(line);
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(s.base + 6);
     expect(lines.every((l) => l.endsWith("\n"))).toBe(true);
     const events = lines.map((l) => JSON.parse(l));
-    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events.map((e) => e.seq)).toEqual(Array.from({ length: s.base + 6 }, (_, i) => i + 1));
     expect(events[0].prevHash).toBe("0".repeat(64));
     for (let i = 1; i < events.length; i++) expect(events[i].prevHash).toBe(events[i - 1].hash);
-    expect(events[0]).toMatchObject({ actionId: "Token.PatCreateEvent", area: "Token", category: "Create" });
+    expect(events[0]).toMatchObject({ actionId: "Tenant.Create", area: "Tenant", category: "Create" });
+    expect(events[s.base]).toMatchObject({
+      actionId: "Token.PatCreateEvent",
+      area: "Token",
+      category: "Create",
+    });
   });
 
-  it("past the retention period are purged, and the chain still verifies from where it now starts", async () => {
+  it("past the retention period are purged, and the chain still verifies from its signed anchor", async () => {
     const s = await tenantWithHistory();
     const recent = await seedTenant(issuer.store);
-    // Nothing is old yet.
+    // Nothing is old yet, whatever clock the purge is given: the database holds it to its own clock.
     expect(await issuer.store.purgeAuditLog()).toEqual({ deleted: 0 });
-    // 91 days on, everything so far is past the 90-day retention.
-    const later = new Date(Date.now() + 91 * 86_400_000);
-    const { deleted } = await issuer.store.purgeAuditLog({ now: later });
-    expect(deleted).toBeGreaterThanOrEqual(6);
+    expect(await issuer.store.purgeAuditLog({ now: new Date(Date.now() + 91 * 86_400_000) })).toEqual({
+      deleted: 0,
+    });
+    const total = s.base + 6;
+    await backdateLog(s.tenant.id, 91);
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({ ok: true, checked: total });
+    const { deleted } = await issuer.store.purgeAuditLog();
+    expect(deleted).toBe(total);
     const { rows } = await issuer.store.db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1",
       [s.tenant.id],
     );
     expect(rows[0].n).toBe(0);
-    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toEqual({ ok: true, checked: 0, lastSeq: 6 });
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({
+      ok: true,
+      checked: 0,
+      lastSeq: total,
+      startsAfter: total,
+    });
 
     // New events continue the chain after the anchor.
     await issuer.store.createPat({
@@ -240,8 +276,37 @@ describe("audit events", () => {
       scope: "vso.code",
       actor: asUser(s.alice),
     });
-    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toEqual({ ok: true, checked: 1, lastSeq: 7 });
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({
+      ok: true,
+      checked: 1,
+      lastSeq: total + 1,
+    });
     await issuer.store.setTenantPolicies(recent.tenant.name, { restrictGlobalPats: true }, ADMIN);
     expect((await issuer.store.verifyAuditChain(recent.tenant.id)).ok).toBe(true);
   });
 });
+
+/**
+ * Test setup, not an attack: moves a tenant's log `days` into the past and signs it again with the store's own
+ * key, as if it had been written then (the database clock cannot be moved).
+ */
+async function backdateLog(tenantId: string, days: number) {
+  const key = issuer.store.ctx.auditKeys.chain;
+  const events: (AuditEvent & { timestamp: string })[] = [];
+  for await (const line of issuer.store.exportAuditLog(tenantId)) events.push(JSON.parse(line));
+  await issuer.store.db.transaction(async (tx) => {
+    await tx.query("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only");
+    let prevHash = events[0]?.prevHash;
+    for (const e of events) {
+      const timestamp = new Date(new Date(e.timestamp).getTime() - days * 86_400_000);
+      const { hash: _hash, ...rest } = { ...e, timestamp, prevHash } as AuditEvent;
+      const hash = auditEventHash(rest, key);
+      await tx.query(
+        "UPDATE audit_events SET occurred_at = $3, prev_hash = $4, hash = $5 WHERE tenant_id = $1 AND seq = $2",
+        [tenantId, e.seq, timestamp, prevHash, hash],
+      );
+      prevHash = hash;
+    }
+    await tx.query("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only");
+  });
+}

@@ -40,7 +40,7 @@ describe("patrol issuer commands", () => {
   it("set up a tenant, organization, users and policies, issue a PAT once, revoke it, and audit it", async () => {
     const tenant = uniqueName("tenant");
     const org = uniqueName("org");
-    expect((await expectOk("migrate")).stdout).toMatch(/database is at migration 004 \(4 applied\)/);
+    expect((await expectOk("migrate")).stdout).toMatch(/database is at migration \d{3} \(\d+ applied\)/);
     expect((await expectOk("tenant", "create", "--name", tenant)).stdout).toMatch(/created tenant/);
     await expectOk("org", "create", "--tenant", tenant, "--name", org);
     await expectOk(
@@ -280,7 +280,7 @@ describe("patrol issuer commands", () => {
       { config: loadConfig({ PATROL_DATA_DIR: dataDir }) },
     );
     expect(code).toBe(0);
-    expect(stdout).toMatch(/database is at migration 004/);
+    expect(stdout).toMatch(/database is at migration \d{3}/);
     expect((await readFile(path.join(dataDir, "pglite", "PG_VERSION"), "utf8")).trim()).toMatch(/^\d+$/);
   });
 });

@@ -91,7 +91,7 @@ describe("PAT lifecycle over HTTP", () => {
     const response = await call("POST", pats(), {
       jwt: aliceJwt,
       body: { displayName: "http pat", scope: "vso.code vso.build", validTo, allOrgs: false },
-      headers: { "x-correlation-id": "corr-http-1" },
+      headers: { "x-correlation-id": "6f1c2b9e-0d7a-4c55-9e1b-3a2f8c4d5e60" },
     });
     expect(response.statusCode, response.body).toBe(200);
     const body = response.json();
@@ -126,7 +126,7 @@ describe("PAT lifecycle over HTTP", () => {
       })
     ).entries;
     expect(event).toMatchObject({
-      correlationId: "corr-http-1",
+      correlationId: "6f1c2b9e-0d7a-4c55-9e1b-3a2f8c4d5e60",
       ipAddress: "127.0.0.1",
       actorUpn: "alice@example.com",
       actorKind: "user",
@@ -512,7 +512,7 @@ describe("lifecycle callers", () => {
       displayName: "Erin",
     });
     expect(erin.lastFullSignInAt).toBeNull();
-    const jwt = await oidc.sign({ sub: "erin-subject", preferred_username: "Erin@Example.com" });
+    const jwt = await oidc.sign({ sub: "erin-subject", email: "Erin@Example.com" });
     expect((await call("GET", pats(), { jwt })).statusCode).toBe(200);
     const after = await issuer.store.getUser(t.tenant.name, "erin@example.com");
     expect(after.subject).toBe("erin-subject");

@@ -256,7 +256,7 @@ describe("recordPublicDiscovery", () => {
     );
     expect(rows).toHaveLength(2);
     expect(rows[0].details).toBe(
-      "PAT Deploy key associated with user Alice A was discovered in a public repository",
+      'PAT "Deploy key" associated with user "Alice A" was discovered in a public repository',
     );
     expect(rows[0].category).toBe("Access");
     expect(rows[0].area).toBe("Token");

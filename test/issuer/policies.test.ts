@@ -274,7 +274,7 @@ describe("tenant policies", () => {
     });
     expect((await issuer.store.findTenant(s.tenant.name))?.policies).toEqual(s.tenant.policies);
     const { rows } = await issuer.store.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1",
+      "SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND area = 'Policy'",
       [s.tenant.id],
     );
     expect(rows[0].n).toBe(0);

@@ -4,6 +4,8 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import pino from "pino";
 import { type Config, loadConfig } from "../../src/config.js";
@@ -36,6 +38,8 @@ export async function openTestIssuer(env: Record<string, string | undefined> = {
     ...process.env,
     PATROL_ADMIN_KEY: ADMIN_KEY,
     AUTH_FAILURE_LIMIT: "1000",
+    // Each test store signs its audit checkpoints into its own file, never into a data directory.
+    AUDIT_CHECKPOINT_FILE: path.join(tmpdir(), `patrol-checkpoints-${process.pid}-${++counter}.jsonl`),
     ...env,
   });
   const logs: string[] = [];
@@ -105,7 +109,16 @@ export interface TestOidcProvider {
   /** Signs a JWT with the provider's key (or another key, to test rejection). */
   sign(
     claims: JWTPayload,
-    options?: { expiresIn?: string; audience?: string; issuer?: string; foreignKey?: boolean },
+    options?: {
+      expiresIn?: string;
+      audience?: string;
+      issuer?: string;
+      foreignKey?: boolean;
+      /** Extra protected-header fields (e.g. typ). */
+      header?: Record<string, string>;
+      /** Seconds since the epoch; null leaves iat out. Default: now. */
+      issuedAt?: number | null;
+    },
   ): Promise<string>;
   close(): Promise<void>;
 }
@@ -132,9 +145,16 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
     audience,
     jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
     async sign(claims, options = {}) {
-      return new SignJWT(claims)
-        .setProtectedHeader({ alg: "RS256", kid: "test-key" })
-        .setIssuedAt()
+      // As real providers do for the addresses they have checked; tests of unverified email say so.
+      const withVerified =
+        "email" in claims && !("email_verified" in claims) ? { ...claims, email_verified: true } : claims;
+      const jwt = new SignJWT(withVerified).setProtectedHeader({
+        ...options.header,
+        alg: "RS256",
+        kid: "test-key",
+      });
+      if (options.issuedAt !== null) jwt.setIssuedAt(options.issuedAt);
+      return jwt
         .setIssuer(options.issuer ?? issuer)
         .setAudience(options.audience ?? audience)
         .setExpirationTime(options.expiresIn ?? "10m")

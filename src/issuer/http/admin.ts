@@ -3,11 +3,11 @@
  * and revoking anyone's PAT. Creating a tenant takes the admin API key; everything else also accepts a user
  * with the admin role in that tenant.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { emailSchema, groupNameSchema, oidcSettingsSchema } from "../directory.js";
 import { invalid } from "../errors.js";
-import type { Organization, Tenant, User } from "../model.js";
+import type { Actor, Organization, Tenant, User } from "../model.js";
 import {
   allowlistSchema,
   organizationPoliciesPatchSchema,
@@ -85,6 +85,13 @@ export function userView(user: User, groups: string[]) {
   };
 }
 
+/** Who made a directory change, for its audit event. */
+const change = (request: FastifyRequest, actor: Actor) => ({
+  actor,
+  correlationId: correlationId(request),
+  ipAddress: request.ip,
+});
+
 export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContext): void {
   const tags = ["Administration"];
   const security: ("oidc" | "adminKey" | "adminKeyHeader")[] = ["oidc", "adminKey", "adminKeyHeader"];
@@ -102,9 +109,9 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request, reply) => {
-      await http.admin(request, null);
+      const actor = await http.admin(request, null);
       const body = parseRequest(createTenantBody, request.body, "body");
-      const tenant = await store.createTenant(body);
+      const tenant = await store.createTenant(body, change(request, actor));
       return reply.code(201).send(tenantView(tenant));
     },
   );
@@ -134,7 +141,8 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     {
       schema: routeDocs({
         operationId: "Tenants_UpdateOidc",
-        summary: "Set the tenant's OIDC issuer, audience and JWKS URL (null: use the service default)",
+        summary:
+          "Set the tenant's OIDC issuer, audience and JWKS URL (admin API key only; null: the service default)",
         tags,
         params: tenantParams,
         body: oidcPatchBody,
@@ -142,12 +150,12 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request) => {
-      const { tenant } = await http.tenantAdmin(
+      const { tenant, actor } = await http.tenantAdmin(
         request,
         parseRequest(tenantParams, request.params, "path").tenant,
       );
       const body = parseRequest(oidcPatchBody, request.body, "body");
-      return tenantView(await store.updateTenantOidc(tenant.id, body));
+      return tenantView(await store.updateTenantOidc(tenant.id, body, change(request, actor)));
     },
   );
 
@@ -244,12 +252,15 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request, reply) => {
-      const { tenant } = await http.tenantAdmin(
+      const { tenant, actor } = await http.tenantAdmin(
         request,
         parseRequest(tenantParams, request.params, "path").tenant,
       );
       const body = parseRequest(createOrganizationBody, request.body, "body");
-      const organization = await store.createOrganization({ tenant: tenant.id, name: body.name });
+      const organization = await store.createOrganization(
+        { tenant: tenant.id, name: body.name },
+        change(request, actor),
+      );
       return reply.code(201).send(organizationView(organization));
     },
   );
@@ -348,12 +359,12 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
       }),
     },
     async (request, reply) => {
-      const { tenant } = await http.tenantAdmin(
+      const { tenant, actor } = await http.tenantAdmin(
         request,
         parseRequest(tenantParams, request.params, "path").tenant,
       );
       const body = parseRequest(createUserBody, request.body, "body");
-      const user = await store.createUser({ tenant: tenant.id, ...body });
+      const user = await store.createUser({ tenant: tenant.id, ...body }, change(request, actor));
       return reply.code(201).send(userView(user, await store.userGroups(user.id)));
     },
   );
@@ -385,14 +396,16 @@ export function registerAdminRoutes(app: FastifyInstance, http: IssuerHttpContex
     },
     async (request) => {
       const params = parseRequest(userParams, request.params, "path");
-      const { tenant } = await http.tenantAdmin(request, params.tenant);
+      const { tenant, actor } = await http.tenantAdmin(request, params.tenant);
       const body = parseRequest(updateUserBody, request.body, "body");
       if (body.status === undefined && body.groups === undefined)
         throw invalid("nothing to change: send status or groups");
       const email = parseRequest(emailSchema, params.email, "path");
       let user = await store.getUser(tenant.id, email);
-      if (body.groups !== undefined) await store.setUserGroups(tenant.id, email, body.groups);
-      if (body.status !== undefined) user = await store.setUserStatus(tenant.id, email, body.status);
+      if (body.groups !== undefined)
+        await store.setUserGroups(tenant.id, email, body.groups, change(request, actor));
+      if (body.status !== undefined)
+        user = await store.setUserStatus(tenant.id, email, body.status, change(request, actor));
       return userView(user, await store.userGroups(user.id));
     },
   );

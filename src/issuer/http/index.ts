@@ -67,6 +67,10 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
     });
   }
 
+  // Answers here carry secrets (a new PAT) or what no shared cache should keep (users, audit): never stored.
+  app.addHook("onRequest", async (_request, reply) => {
+    reply.header("cache-control", "no-store");
+  });
   // Small bodies only, whatever the host server's default: no request here needs more than a few KB.
   app.addHook("onRoute", (route) => {
     route.bodyLimit ??= 64 * 1024;

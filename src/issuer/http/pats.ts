@@ -2,6 +2,7 @@
  * The PAT lifecycle API, shaped like Azure DevOps `/{organization}/_apis/tokens/pats?api-version=7.1-preview.1`.
  * Callers authenticate with an OIDC bearer token or the admin API key, never with a PAT.
  */
+import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { emailSchema } from "../directory.js";
@@ -119,11 +120,19 @@ export function patTokenView(pat: Pat, token: string | null = null) {
   };
 }
 
-/** The caller's correlation id (Azure DevOps clients send X-TFS-Session), else Fastify's request id. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The caller's correlation id (Azure DevOps clients send X-TFS-Session, a GUID), only when it is a GUID: it
+ * goes into the audit log, so anything else is replaced by a freshly minted GUID (one per request).
+ */
 export const correlationId = (request: FastifyRequest) => {
   const header = request.headers["x-tfs-session"] ?? request.headers["x-correlation-id"];
   const value = Array.isArray(header) ? header[0] : header;
-  return value && value.length <= 128 ? value : request.id;
+  if (value !== undefined && GUID.test(value)) return value.toLowerCase();
+  const minted = request as FastifyRequest & { patrolCorrelationId?: string };
+  minted.patrolCorrelationId ??= randomUUID();
+  return minted.patrolCorrelationId;
 };
 
 export function registerPatRoutes(app: FastifyInstance, http: IssuerHttpContext): void {
