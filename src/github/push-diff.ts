@@ -51,7 +51,7 @@ function status(error: unknown): number | undefined {
 export async function* pushChangedFiles(
   gh: GitHubClient,
   ref: PushReference,
-  plan: { mode?: "compare" | "commits"; commits?: number } = {},
+  plan: { mode?: "compare" | "commits"; commits?: number; missing?: string[] } = {},
 ): AsyncGenerator<ChangedFile> {
   const { owner, name: repo } = ref.repository;
   let commits: string[] = ref.commits;
@@ -90,19 +90,38 @@ export async function* pushChangedFiles(
   }
   plan.mode = "commits";
   plan.commits = commits.length;
-  for (const sha of new Set(commits)) yield* commitFiles(gh, ref, sha);
+  for (const sha of new Set(commits)) yield* commitFiles(gh, ref, sha, plan);
 }
 
-async function* commitFiles(gh: GitHubClient, ref: PushReference, sha: string): AsyncGenerator<ChangedFile> {
+function getCommit(gh: GitHubClient, owner: string, repo: string, sha: string, page: number) {
+  return gh.request("GET /repos/{owner}/{repo}/commits/{ref}", {
+    owner,
+    repo,
+    ref: sha,
+    per_page: COMMIT_FILES_PER_PAGE,
+    page,
+  });
+}
+
+async function* commitFiles(
+  gh: GitHubClient,
+  ref: PushReference,
+  sha: string,
+  plan: { missing?: string[] },
+): AsyncGenerator<ChangedFile> {
   const { owner, name: repo } = ref.repository;
   for (let page = 1; (page - 1) * COMMIT_FILES_PER_PAGE < COMMIT_FILE_LIMIT; page++) {
-    const { data } = await gh.request("GET /repos/{owner}/{repo}/commits/{ref}", {
-      owner,
-      repo,
-      ref: sha,
-      per_page: COMMIT_FILES_PER_PAGE,
-      page,
-    });
+    let data: Awaited<ReturnType<typeof getCommit>>["data"];
+    try {
+      data = (await getCommit(gh, owner, repo, sha, page)).data;
+    } catch (error) {
+      // 422 "No commit found" / 404: rewritten away since the push; what it added is not public any more.
+      if (status(error) === 422 || status(error) === 404) {
+        plan.missing = [...(plan.missing ?? []), sha];
+        return;
+      }
+      throw error;
+    }
     const files = data.files ?? [];
     for (const file of files) yield toChangedFile(sha, file);
     if (files.length < COMMIT_FILES_PER_PAGE) return;

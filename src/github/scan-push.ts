@@ -29,6 +29,8 @@ export interface PushScanResult {
   skipped: SkippedFile[];
   mode: "compare" | "commits";
   commits: number;
+  /** Pushed commits GitHub no longer has (force-pushed away): nothing of theirs could be read. */
+  missingCommits: string[];
 }
 
 export interface PushScanOptions {
@@ -53,8 +55,9 @@ export async function scanPush(
     skipped: [],
     mode: "compare",
     commits: 0,
+    missingCommits: [],
   };
-  const plan: { mode?: "compare" | "commits"; commits?: number } = {};
+  const plan: { mode?: "compare" | "commits"; commits?: number; missing?: string[] } = {};
   for await (const file of pushChangedFiles(gh, ref, plan)) {
     if (file.status === "removed") continue;
     let found: Finding[];
@@ -92,5 +95,6 @@ export async function scanPush(
   }
   result.mode = plan.mode ?? "compare";
   result.commits = plan.commits ?? 0;
+  result.missingCommits = plan.missing ?? [];
   return result;
 }

@@ -71,6 +71,11 @@ export async function processScanJob(deps: ScanDeps, job: Job<ScanJobData>): Pro
       "file not scanned: larger than SCAN_MAX_BLOB_BYTES",
     );
   }
+  if (result.missingCommits.length > 0)
+    deps.logger.warn(
+      { repository: ref.repository.fullName, commits: result.missingCommits },
+      "pushed commits no longer on GitHub (force-pushed away): not scanned",
+    );
   const reports = new Map<string, LeakReport>();
   for (const found of result.findings) {
     findingsCounter.inc({ format: found.finding.format });

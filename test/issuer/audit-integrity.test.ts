@@ -272,7 +272,12 @@ describe("audit log attacks", () => {
 describe("the audit key", () => {
   it("is required in production, with a strong admin key", () => {
     const strong = randomBytes(32).toString("hex");
-    const base = { NODE_ENV: "production", PATROL_ADMIN_KEY: strong, PATROL_AUDIT_KEY: strong };
+    const base = {
+      NODE_ENV: "production",
+      PATROL_ADMIN_KEY: strong,
+      PATROL_AUDIT_KEY: strong,
+      PATROL_SESSION_SECRET: randomBytes(32).toString("hex"),
+    };
     expect(loadConfig(base).audit.key?.length).toBe(32);
     expect(() => loadConfig({ ...base, PATROL_AUDIT_KEY: undefined })).toThrow(
       /PATROL_AUDIT_KEY is required/,

@@ -305,7 +305,7 @@ describe("audit log API", () => {
     expect(typeof second.continuationToken).toBe("string");
     const past = await ok(
       "GET",
-      `/${org.name}/_apis/audit/auditlog?${V}&continuationToken=${encodeURIComponent(second.continuationToken)}`,
+      `/${org.name}/_apis/audit/auditlog?${V}&actionId=Token.PatCreateEvent&continuationToken=${encodeURIComponent(second.continuationToken)}`,
     );
     expect(past).toEqual({
       decoratedAuditLogEntries: [],

@@ -16,6 +16,12 @@ import {
 const ADMIN = "admin-key-0123456789abcdef";
 const VIEWER = "viewer-key-0123456789abcdef";
 const SECRET = "s".repeat(32);
+/** Production also wants a strong admin key and an audit key (src/config.ts). */
+const PRODUCTION = {
+  NODE_ENV: "production",
+  PATROL_ADMIN_KEY: "9f2c4e7a1b3d5f6e8a0c2e4f6a8b0d1c3e5f7a9b1d3f5e7c",
+  PATROL_AUDIT_KEY: "a".repeat(16) + "0123456789abcdef".repeat(3),
+};
 const parseCookie = (header: string) =>
   Object.fromEntries(header.split(/;\s*/).map((pair) => pair.split("=").map(decodeURIComponent)));
 
@@ -135,12 +141,12 @@ describe("dashboard configuration", () => {
     const config = loadConfig({ ...base, PATROL_VIEWER_KEY: VIEWER, PATROL_SESSION_SECRET: SECRET });
     expect(config.dashboard).toEqual({ viewerKey: VIEWER, sessionSecret: SECRET, secureCookies: false });
     expect(
-      loadConfig({ ...base, NODE_ENV: "production", PATROL_SESSION_SECRET: SECRET }).dashboard.secureCookies,
+      loadConfig({ ...base, ...PRODUCTION, PATROL_SESSION_SECRET: SECRET }).dashboard.secureCookies,
     ).toBe(true);
     expect(
       loadConfig({
         ...base,
-        NODE_ENV: "production",
+        ...PRODUCTION,
         PATROL_SESSION_SECRET: SECRET,
         PATROL_SECURE_COOKIES: "false",
       }).dashboard.secureCookies,
