@@ -60,6 +60,8 @@ const rateLimits: { kind: "primary" | "secondary"; retryAfter: number }[] = [];
 function appOctokit(installationId?: number) {
   return new ProbotLikeOctokit({
     baseUrl: gh.apiUrl,
+    // the 4xx answers asserted below are expected; keep throttling's warnings
+    log: { debug: () => {}, info: () => {}, warn: console.warn, error: () => {} },
     authStrategy: createAppAuth,
     auth:
       installationId === undefined

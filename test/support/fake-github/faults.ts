@@ -27,10 +27,10 @@ export type FaultKind =
    */
   | { kind: "secondary-rate-limit"; status?: 403 | 429; retryAfterSeconds?: number | null }
   /**
-   * GitHub's primary rate limit: 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` at
-   * `resetInSeconds` from when the rule is added; once that time passes the rule stops matching.
+   * GitHub's primary rate limit: 403 (default) or 429 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset`
+   * at `resetInSeconds` from when the rule is added; once that time passes the rule stops matching.
    */
-  | { kind: "primary-rate-limit"; resetInSeconds: number }
+  | { kind: "primary-rate-limit"; resetInSeconds: number; status?: 403 | 429 }
   /** Destroy the connection without an answer. */
   | { kind: "reset" };
 
@@ -56,7 +56,7 @@ export interface FaultDecision {
   failure?:
     | { kind: "error"; status: number }
     | { kind: "secondary-rate-limit"; status: number; retryAfterSeconds: number | null }
-    | { kind: "primary-rate-limit"; resetAt: number }
+    | { kind: "primary-rate-limit"; status: number; resetAt: number }
     | { kind: "reset" };
 }
 
@@ -132,7 +132,11 @@ export class Faults {
           };
           break;
         case "primary-rate-limit":
-          decision.failure = { kind: "primary-rate-limit", resetAt: entry.resetAt ?? now };
+          decision.failure = {
+            kind: "primary-rate-limit",
+            status: rule.status ?? 403,
+            resetAt: entry.resetAt ?? now,
+          };
           break;
         case "reset":
           decision.failure = { kind: "reset" };

@@ -147,6 +147,28 @@ export async function readCommitsWithPaths(
     });
 }
 
+/**
+ * The commits of `base..head`, oldest first, when `head` reaches `base` by a straight line of single-parent
+ * commits within `maxSteps` (the usual push); null otherwise (merges, divergence), for git to work out.
+ */
+export async function linearRange(
+  git: GitRepository,
+  base: string,
+  head: string,
+  maxSteps: number,
+): Promise<CommitInfo[] | null> {
+  const commits: CommitInfo[] = [];
+  let sha = head;
+  while (sha !== base) {
+    if (commits.length >= maxSteps) return null;
+    const commit = await readCommit(git, sha);
+    if (commit?.parents.length !== 1) return null;
+    commits.push(commit);
+    sha = commit.parents[0];
+  }
+  return commits.reverse();
+}
+
 const STATUS: Record<string, DiffStatus> = {
   A: "added",
   D: "removed",
@@ -176,12 +198,25 @@ export async function diffFiles(
 }
 
 async function fullDiff(git: GitRepository, from: string, head: string): Promise<ChangedFile[]> {
-  const [raw, patchText] = await Promise.all([
-    git.git(["diff", "--raw", "-z", "-M", "--no-abbrev", from, head]),
-    git.git(["diff", "-M", "--no-color", "--no-ext-diff", "--no-textconv", from, head]),
+  // one process: the NUL-separated raw entries, an empty field, then the patch text
+  const out = await git.git([
+    "diff",
+    "--raw",
+    "-p",
+    "-z",
+    "-M",
+    "--no-abbrev",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    from,
+    head,
   ]);
+  const split = out.indexOf("\0\0");
+  const raw = split < 0 ? out : out.subarray(0, split + 1);
+  const patchText = split < 0 ? Buffer.alloc(0) : out.subarray(split + 2);
   const entries = parseRaw(raw.toString("utf8"));
-  // both outputs follow git's diff queue order, so the n-th patch belongs to the n-th entry
+  // both parts follow git's diff queue order, so the n-th patch belongs to the n-th entry
   const patches = patchText
     .toString("utf8")
     .split(/^diff --git /m)

@@ -16,6 +16,10 @@
  *   gh.faults.add({ kind: "error", status: 503, probability: 0.2 });
  *   await gh.close();
  *
+ * The fake serves from the test's own process: drive it with asynchronous clients only. A synchronous child
+ * process (`spawnSync("git", ["clone", ...])`, `execSync`) blocks the event loop the fake answers on and
+ * deadlocks; use `execFile`/`spawn` with a promise.
+ *
  * What it serves (details in each module):
  *   - REST under /api/v3 (`rest.ts`): app JWT endpoints, installation tokens, repositories, compare, commits,
  *     blobs, webhook deliveries and redelivery, secret-scanning public keys; GitHub's limits and errors.

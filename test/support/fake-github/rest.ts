@@ -27,7 +27,7 @@ import {
   type HookDeliveries,
   REDELIVERY_WINDOW_MS,
 } from "./deliveries.js";
-import { diffFiles, readCommit, readCommits } from "./history.js";
+import { diffFiles, linearRange, readCommit, readCommits } from "./history.js";
 import type { AppInfo, FakeUrls, Installation } from "./model.js";
 import type { FakeRepository } from "./repository.js";
 import {
@@ -190,16 +190,24 @@ export function registerRestRoutes(api: FastifyInstance, ctx: RestContext): void
     const [base, head] = await Promise.all([repo.git.resolve(baseRef), repo.git.resolve(headRef)]);
     if (!base || !head) return sendError(reply, 404, "Not Found");
     const git = repo.git;
-    const mergeBase = await git.remember(`merge-base ${base} ${head}`, async () =>
-      (await git.git(["merge-base", base, head], { allowCodes: [1] })).toString().trim(),
-    );
+    // most pushes extend their base in a straight line: walk it through the object reader, no process needed
+    const linear = await git.remember(`linear ${base}..${head}`, () => linearRange(git, base, head, 1000));
+    const mergeBase =
+      linear !== null
+        ? base
+        : await git.remember(`merge-base ${base} ${head}`, async () =>
+            (await git.git(["merge-base", base, head], { allowCodes: [1] })).toString().trim(),
+          );
     if (!mergeBase) return sendError(reply, 404, `No common ancestor between ${baseRef} and ${headRef}.`);
 
     const [aheadCommits, behindCount, baseCommit, mergeBaseCommit] = await Promise.all([
-      git.remember(`log ${base}..${head}`, () => readCommits(git, ["--reverse", `${base}..${head}`])),
-      git.remember(`count ${head}..${base}`, async () =>
-        (await git.git(["rev-list", "--count", `${head}..${base}`])).toString(),
-      ),
+      linear ??
+        git.remember(`log ${base}..${head}`, () => readCommits(git, ["--reverse", `${base}..${head}`])),
+      linear
+        ? "0"
+        : git.remember(`count ${head}..${base}`, async () =>
+            (await git.git(["rev-list", "--count", `${head}..${base}`])).toString(),
+          ),
       readCommit(git, base),
       readCommit(git, mergeBase),
     ]);

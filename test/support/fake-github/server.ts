@@ -352,10 +352,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         reply.header("x-ratelimit-reset", String(Math.ceil(failure.resetAt / 1000)));
         reply.header("x-ratelimit-resource", "core");
         return reply
-          .code(403)
+          .code(failure.status)
           .send(
             errorBody(
-              403,
+              failure.status,
               "API rate limit exceeded for installation.",
               "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits",
             ),
