@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fingerprint, mintAzdo, mintLegacy } from "../src/tokens/index.js";
+import { expectedChecksum, fingerprint, mintAzdo, mintLegacy } from "../src/tokens/index.js";
 import { checkIndependently } from "./support/independent-formats.js";
 
 const CLI = path.resolve("dist/src/cli/main.js");
@@ -66,6 +66,14 @@ describe("patrol token", () => {
     expect(ok.stdout).toContain("valid: true");
     expect(ok.stdout).toContain("provider: AZDO");
     expect(patrol(["token", "check", "nope"]).code).toBe(1);
+    // A checksum-valid key of the same family with another provider signature is not ours, and it says why.
+    const prefix = `${token.slice(0, 76)}XYZW`;
+    const foreign = patrol(["token", "check", `${prefix}${expectedChecksum(prefix).short}`]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stdout).toContain("valid: false");
+    expect(foreign.stdout).toContain(
+      `reason: provider signature "XYZW" at characters 76–80, not AZDO: another service's key of the same family (its checksum is valid)`,
+    );
     expect(patrol(["token", "mint", "--legacy", "--long"]).code).toBe(2);
   });
 });
