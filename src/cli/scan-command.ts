@@ -1,9 +1,8 @@
 /** `patrol scan`: wires a source (git history, a diff, files) to the detector and a reporter. */
-import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { type DetectOptions, type Finding, type ScanInput, scanStream } from "../detect/index.js";
 import { createReporter, REPORT_FORMATS, type ReportFormat } from "../report/index.js";
-import { gitHistory, walkFiles } from "../sources/index.js";
+import { gitHistory, readAhead, walkFiles } from "../sources/index.js";
 import { VERSION } from "../version.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
@@ -51,7 +50,7 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   if (values.diff !== undefined) {
     if (positionals.length > 0)
       throw new UsageError("--diff takes one FILE (or - for stdin), no other arguments");
-    const source = values.diff === "-" ? io.stdin : createReadStream(values.diff, { highWaterMark: 1 << 20 });
+    const source = values.diff === "-" ? io.stdin : readAhead(values.diff);
     await report(scanStream(source as AsyncIterable<Uint8Array>, { kind: "diff" }, options));
   } else if (values.files) {
     if (positionals.length === 0) throw new UsageError("--files needs at least one PATH");

@@ -63,13 +63,17 @@ function scanInChunks(
   limits = {},
   options = {},
 ): Finding[] {
-  const scanner = new StreamScanner(input, options, limits);
+  // Gather into small blocks, so that blocks end (and the scratch buffer is reused) all through the input.
+  const scanner = new StreamScanner(input, options, { gatherBytes: 2048, ...limits });
   const out: Finding[] = [];
+  // One buffer for every chunk, scribbled over after each push: the scanner must keep no view of a chunk.
+  const scratch = Buffer.alloc(Math.max(...sizes));
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
-    const size = sizes[i % sizes.length];
-    // Fresh copies: the scanner may keep views of chunks it was given.
-    out.push(...scanner.push(Buffer.from(bytes.subarray(at, at + size))));
+    const size = Math.min(sizes[i % sizes.length], bytes.length - at);
+    bytes.copy(scratch, 0, at, at + size);
+    out.push(...scanner.push(scratch.subarray(0, size)));
+    scratch.fill("~");
     at += size;
   }
   out.push(...scanner.end());
