@@ -147,7 +147,10 @@ export function scanBuffer(
   return [...scanner.push(bytes), ...scanner.end()];
 }
 
-/** Scans a stream of chunks with bounded memory, yielding findings as they are found. */
+/**
+ * Scans a stream of chunks with bounded memory, yielding findings as they are found. When the source
+ * fails, the findings in what it delivered are yielded first, then its error is thrown.
+ */
 export async function* scanStream(
   source: AsyncIterable<Uint8Array>,
   input: ScanInput,
@@ -155,6 +158,12 @@ export async function* scanStream(
   limits: StreamLimits = {},
 ): AsyncGenerator<Finding> {
   const scanner = new StreamScanner(input, options, limits);
-  for await (const chunk of source) yield* scanner.push(chunk);
+  try {
+    for await (const chunk of source) yield* scanner.push(chunk);
+  } catch (err) {
+    // What the source did deliver is scanned to its end before its error goes on.
+    yield* scanner.end();
+    throw err;
+  }
   yield* scanner.end();
 }
