@@ -34,7 +34,7 @@ function fileSource(p: string): FileSource {
 }
 
 export interface ReadAheadOptions {
-  /** Bytes per read (default 4 MiB). */
+  /** Bytes per read (default 8 MiB). */
   chunkBytes?: number;
   /** Reads in flight while the consumer works on the current chunk (default 2). */
   readAhead?: number;
@@ -46,7 +46,7 @@ export interface ReadAheadOptions {
  * read: a chunk is valid until the next one is asked for (the detector's StreamScanner copies what it keeps).
  */
 export async function* readAhead(file: string, options: ReadAheadOptions = {}): AsyncGenerator<Buffer> {
-  const chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
+  const chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
   const inFlight = Math.max(1, options.readAhead ?? 2);
   const handle = await open(file, "r");
   const free: Buffer[] = [];
