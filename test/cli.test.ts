@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -277,31 +277,43 @@ describe("patrol scan of a damaged repository, and its progress line", () => {
     expect(JSON.parse(json.stdout)).toHaveLength(2);
   });
 
-  it("shows progress on a terminal's stderr during a long scan, and none on a pipe", () => {
-    // A diff that arrives in two parts 2 s apart: long enough for one progress line.
+  it("shows progress on a terminal's stderr during a long scan, and none on a pipe", async () => {
+    // A diff that arrives in four parts a second apart: long enough for a progress line even if Node is slow
+    // to start (the first redraw comes a second after the scan starts).
     const part = (n: number) => path.join(work, `part${n}.diff`);
-    const hunk = (n: number) =>
-      `diff --git a/f${n} b/f${n}\n--- /dev/null\n+++ b/f${n}\n@@ -0,0 +1 @@\n+key=${mintAzdo()}\n`;
-    writeFileSync(part(1), hunk(1));
-    writeFileSync(part(2), hunk(2));
-    const slowScan = (stderr: string) =>
-      `(cat '${part(1)}'; sleep 2; cat '${part(2)}') | '${process.execPath}' '${CLI}' scan --diff - --format jsonl > '${path.join(work, "out.jsonl")}' ${stderr}`;
+    for (const n of [1, 2, 3, 4])
+      writeFileSync(
+        part(n),
+        `diff --git a/f${n} b/f${n}\n--- /dev/null\n+++ b/f${n}\n@@ -0,0 +1 @@\n+key=${mintAzdo()}\n`,
+      );
+    const slowScan = (out: string, stderr: string) =>
+      `(cat '${part(1)}'; for n in 2 3 4; do sleep 1; cat "${work}/part$n.diff"; done) | '${process.execPath}' '${CLI}' scan --diff - --format jsonl > '${out}' ${stderr}`;
     // script(1) gives the command a terminal: what it prints there comes back on script's stdout.
-    const onTerminal = spawnSync("script", ["-qec", slowScan(""), "/dev/null"], { encoding: "utf8" });
+    const run = (command: string) =>
+      new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+        const child = spawn("script", ["-qec", command, "/dev/null"], {
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        let stdout = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          stdout += d;
+        });
+        child.on("error", reject);
+        child.on("close", (status) => resolve({ status, stdout }));
+      });
+    const errFile = path.join(work, "err.txt");
+    const [onTerminal, onPipe] = await Promise.all([
+      run(slowScan(path.join(work, "tty.jsonl"), "")),
+      run(slowScan(path.join(work, "pipe.jsonl"), `2> '${errFile}'`)),
+    ]);
     expect(onTerminal.status).toBe(1);
     expect(onTerminal.stdout).toMatch(/\r\x1b\[Kscanned \d+ B, [\d.]+ B\/s/);
     expect(onTerminal.stdout.endsWith("\r\x1b[K")).toBe(true);
-    const onPipe = spawnSync(
-      "script",
-      ["-qec", slowScan(`2> '${path.join(work, "err.txt")}'`), "/dev/null"],
-      {
-        encoding: "utf8",
-      },
-    );
     expect(onPipe.status).toBe(1);
     expect(onPipe.stdout).toBe("");
-    expect(readFileSync(path.join(work, "err.txt"), "utf8")).toBe("");
-    expect(readFileSync(path.join(work, "out.jsonl"), "utf8").trim().split("\n")).toHaveLength(2);
+    expect(readFileSync(errFile, "utf8")).toBe("");
+    for (const out of ["tty.jsonl", "pipe.jsonl"])
+      expect(readFileSync(path.join(work, out), "utf8").trim().split("\n")).toHaveLength(4);
   });
 
   it("counts commits in a history stream wherever its chunks are cut", () => {
