@@ -317,8 +317,13 @@ describe("patrol scan of a damaged repository, and its progress line", () => {
   });
 
   it("counts commits in a history stream wherever its chunks are cut", () => {
+    // Commits without a diff (merges) put commit lines right after one another.
     const log = Buffer.from(
-      shas.map((s) => `commit ${s}\ndiff --git a/x b/x\n+commit ${"f".repeat(40)}\n`).join(""),
+      shas
+        .map((s, i) =>
+          i % 2 ? `commit ${s}\n` : `commit ${s}\ndiff --git a/x b/x\n+commit ${"f".repeat(40)}\n`,
+        )
+        .join(""),
     );
     for (const size of [1, 7, 41, 64, log.length]) {
       const tally = new HistoryTally();

@@ -18,7 +18,8 @@ export class GitError extends Error {
   override name = "GitError";
 }
 
-const COMMIT_LINE = /\ncommit ([0-9a-f]{40}|[0-9a-f]{64})\n/g;
+/** The newline after the hash is looked ahead at, not taken: the next commit line may start right there. */
+const COMMIT_LINE = /\ncommit ([0-9a-f]{40}|[0-9a-f]{64})(?=\n)/g;
 /** Longer than a `commit <sha-256>` line with the newlines around it. */
 const CARRY = 80;
 
@@ -41,7 +42,7 @@ export class HistoryTally {
     const text = this.carry + chunk.toString("latin1");
     const seenBefore = this.carry.length;
     for (const m of text.matchAll(COMMIT_LINE)) {
-      if (m.index + m[0].length <= seenBefore) continue;
+      if (m.index + m[0].length + 1 <= seenBefore) continue;
       this.commits++;
       this.previousCommit = this.lastCommit;
       this.lastCommit = m[1];
