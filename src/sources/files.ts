@@ -63,6 +63,8 @@ export async function* readAhead(file: string, options: ReadAheadOptions = {}): 
     for (let i = 0; i < inFlight; i++) issue();
     while (reads.length > 0) {
       const { buffer, bytesRead } = await reads.shift()!;
+      // Reads issued past a short read (the end of the file) are not delivered: chunks stay in order, no gaps.
+      if (atEnd) continue;
       if (bytesRead < chunkBytes) atEnd = true;
       else issue();
       if (bytesRead > 0) yield buffer.subarray(0, bytesRead);
