@@ -9,9 +9,11 @@ import {
   mintAzdo,
   mintLegacy,
   parseAzdo,
+  parseAzdoLayout,
   parseLegacy,
   parseToken,
   redact,
+  tokenRejection,
 } from "../src/tokens/index.js";
 import { checkAzdo, checkLegacy, marvin } from "./support/independent-formats.js";
 
@@ -120,6 +122,33 @@ describe("AZDO keys", () => {
     expect(parseAzdo(`${token.slice(0, 57)}X${token.slice(58)}`)).toBeNull(); // kind
     expect(parseAzdo(`${token.slice(0, 59)}M${token.slice(60)}`)).toBeNull(); // month
     expect(parseAzdo(`${token.slice(0, 10)}-${token.slice(11)}`)).toBeNull();
+  });
+
+  it("requires the AZDO provider signature at 76–80, in both forms", () => {
+    const ours = mintAzdo();
+    for (const long of [false, true]) {
+      const prefix = `${ours.slice(0, 76)}ABCD`;
+      const foreign = prefix + expectedChecksum(prefix)[long ? "long" : "short"];
+      // Checksum-valid by the independent routine (which looks at the checksum only): the signature alone decides.
+      expect(checkAzdo(foreign).valid).toBe(true);
+      expect(parseAzdo(foreign)).toBeNull();
+      expect(parseAzdoLayout(foreign)).toBeNull();
+      expect(isWellFormed(foreign)).toBe(false);
+      expect(tokenRejection(foreign)).toBe(
+        'provider signature "ABCD" at characters 76–80, not AZDO: another service\'s key of the same family (its checksum is valid)',
+      );
+      // A wrong checksum as well: not called another service's key.
+      expect(tokenRejection(`${foreign.slice(0, 80)}0000${foreign.slice(84)}`)).toContain(
+        "not one of our keys",
+      );
+    }
+    expect(parseAzdoLayout(ours)?.provider).toBe("AZDO");
+    expect(tokenRejection(ours)).toBeNull();
+    expect(tokenRejection(`${ours.slice(0, 80)}${ours[80] === "A" ? "B" : "A"}${ours.slice(81)}`)).toBe(
+      "the checksum does not match",
+    );
+    expect(tokenRejection(ours.slice(1))).toBe("83 characters, not 84 or 88");
+    expect(tokenRejection(mintLegacy())).toBeNull();
   });
 
   it("refuses to mint outside the encodable years", () => {

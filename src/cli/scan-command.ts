@@ -1,9 +1,16 @@
 /** `patrol scan`: wires a source (git history, a diff, files) to the detector and a reporter. */
-import { createReadStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { type DetectOptions, type Finding, type ScanInput, scanStream } from "../detect/index.js";
-import { createReporter, REPORT_FORMATS, type ReportFormat } from "../report/index.js";
-import { gitHistory, walkFiles } from "../sources/index.js";
+import {
+  createReporter,
+  type ProgressCounts,
+  ProgressLine,
+  type ProgressSink,
+  REPORT_FORMATS,
+  type ReportFormat,
+  showsProgress,
+} from "../report/index.js";
+import { gitHistory, HistoryTally, readAhead, walkFiles } from "../sources/index.js";
 import { VERSION } from "../version.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
@@ -40,6 +47,9 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
   const options: Partial<DetectOptions> = { legacyCandidates: values["legacy-candidates"] };
 
   const reporter = createReporter(format, io.stdout, VERSION);
+  const stderr = io.stderr as ProgressSink;
+  const progress = showsProgress(stderr) ? new ProgressLine(stderr) : null;
+  const counts: ProgressCounts = { bytes: 0 };
   let found = 0;
   const report = async (findings: AsyncIterable<Finding>) => {
     for await (const f of findings) {
@@ -47,27 +57,45 @@ export async function runScan(argv: string[], io: CliIo): Promise<number> {
       reporter.write(f);
     }
   };
-
-  if (values.diff !== undefined) {
-    if (positionals.length > 0)
-      throw new UsageError("--diff takes one FILE (or - for stdin), no other arguments");
-    const source = values.diff === "-" ? io.stdin : createReadStream(values.diff, { highWaterMark: 1 << 20 });
-    await report(scanStream(source as AsyncIterable<Uint8Array>, { kind: "diff" }, options));
-  } else if (values.files) {
-    if (positionals.length === 0) throw new UsageError("--files needs at least one PATH");
-    for await (const file of walkFiles(positionals)) {
-      const input: ScanInput = { kind: "text", path: file.path };
-      await report(scanStream(file.open(), input, options));
+  /** Counts the bytes going by, for the progress line. */
+  async function* counted(source: AsyncIterable<Uint8Array>, tally?: HistoryTally) {
+    for await (const chunk of source) {
+      counts.bytes += chunk.length;
+      if (tally) counts.commits = tally.commits;
+      progress?.update(counts);
+      yield chunk;
     }
-  } else {
-    if (positionals.length > 1) throw new UsageError("give at most one repository");
-    const history = gitHistory(positionals[0] ?? ".", {
-      range: values.range,
-      all: values.all,
-      binary: !values["no-binary"],
-    });
-    await report(scanStream(history, { kind: "diff" }, options));
   }
+
+  try {
+    if (values.diff !== undefined) {
+      if (positionals.length > 0)
+        throw new UsageError("--diff takes one FILE (or - for stdin), no other arguments");
+      const source = values.diff === "-" ? (io.stdin as AsyncIterable<Uint8Array>) : readAhead(values.diff);
+      await report(scanStream(counted(source), { kind: "diff" }, options));
+    } else if (values.files) {
+      if (positionals.length === 0) throw new UsageError("--files needs at least one PATH");
+      for await (const file of walkFiles(positionals)) {
+        const input: ScanInput = { kind: "text", path: file.path };
+        await report(scanStream(counted(file.open()), input, options));
+      }
+    } else {
+      if (positionals.length > 1) throw new UsageError("give at most one repository");
+      const tally = new HistoryTally();
+      const history = gitHistory(
+        positionals[0] ?? ".",
+        { range: values.range, all: values.all, binary: !values["no-binary"] },
+        tally,
+      );
+      await report(scanStream(counted(history, tally), { kind: "diff" }, options));
+    }
+  } catch (err) {
+    progress?.end();
+    // The findings reported before a failure stay a whole document (the exit status says it failed).
+    if (!(err instanceof UsageError)) reporter.end(true);
+    throw err;
+  }
+  progress?.end();
   reporter.end();
   return found > 0 ? 1 : 0;
 }

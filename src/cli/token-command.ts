@@ -1,6 +1,6 @@
 /** `patrol token mint|check`: developer tools for tests and demos. */
 import { parseArgs } from "node:util";
-import { fingerprint, mintAzdo, mintLegacy, parseToken, redact } from "../tokens/index.js";
+import { fingerprint, mintAzdo, mintLegacy, parseToken, redact, tokenRejection } from "../tokens/index.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
 export const TOKEN_USAGE = `usage: patrol token mint [--legacy [--application]] [--long] [--count N]
@@ -59,6 +59,7 @@ async function check(argv: string[], io: CliIo): Promise<number> {
     allValid &&= valid;
     const report = {
       valid,
+      ...(valid ? {} : { reason: tokenRejection(token) }),
       ...(fields ?? { format: null }),
       ...(fields ? { fingerprint: fingerprint(token), redacted: redact(token) } : {}),
     };

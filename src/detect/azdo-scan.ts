@@ -2,10 +2,12 @@
  * Finds 84/88-character AZDO keys in bytes: `Buffer.indexOf` (memchr-class speed) for the fixed core
  * signature `JQQJ9` at offset 52, then the layout, boundaries and checksum only where it occurs.
  */
-import { parseAzdo } from "../tokens/index.js";
-import { ALNUM, BASE64 } from "./byte-classes.js";
+import { PROVIDER_SIGNATURE, parseAzdo } from "../tokens/index.js";
+import { ALNUM, BASE64, matchesAt } from "./byte-classes.js";
 
 const SIGNATURE = Buffer.from("JQQJ9", "latin1");
+/** Characters 76–80: our provider signature (the same layout with another is another service's key). */
+const PROVIDER = Buffer.from(PROVIDER_SIGNATURE, "latin1");
 /** Offset of the signature inside a key. */
 const SIGNATURE_AT = 52;
 const EQUALS = 0x3d;
@@ -23,6 +25,7 @@ export interface AzdoMatch {
  */
 export function azdoKeyAt(bytes: Buffer, start: number, lo: number, hi: number): string | null {
   if (start < lo || start + 84 > hi) return null;
+  if (!matchesAt(bytes, start + 76, PROVIDER)) return null;
   if (start > lo && ALNUM[bytes[start - 1]] === 1) return null;
   for (let k = start; k < start + 80; k++) if (ALNUM[bytes[k]] === 0) return null;
   const kind = bytes[start + 57];

@@ -1,6 +1,6 @@
 /**
  * Cuts a byte stream into blocks of whole lines without copying them: a block is a view of the chunk it
- * came from, and only the line that straddles two chunks is copied. A line longer than `maxLine` is cut
+ * came from, and only the line that straddles two chunks is copied (so no view of a chunk outlives `push`). A line longer than `maxLine` is cut
  * anyway; the next block then starts with an overlap of the last bytes so a token across the cut is
  * still whole in one block (the caller drops what the overlap finds twice).
  */
@@ -43,7 +43,7 @@ export class BlockSplitter {
     const chunkBase = this.tailBase + this.tailLength;
     const first = c.indexOf(NEWLINE);
     if (first === -1) {
-      this.appendTail(c);
+      this.appendTail(Buffer.from(c));
       if (this.tailLength > this.maxLine) blocks.push(this.cutGiantLine());
       return blocks;
     }
@@ -57,7 +57,7 @@ export class BlockSplitter {
     const last = c.lastIndexOf(NEWLINE);
     if (last + 1 > from) blocks.push({ bytes: c.subarray(from, last + 1), base: chunkBase + from, fresh: 0 });
     this.tailBase = chunkBase + last + 1;
-    if (last + 1 < c.length) this.appendTail(c.subarray(last + 1));
+    if (last + 1 < c.length) this.appendTail(Buffer.from(c.subarray(last + 1)));
     return blocks;
   }
 

@@ -3,7 +3,9 @@
  * path, new-file line, column). Lines are read only where a finding needs them. Between findings the
  * locator keeps just the bytes since the last hunk header and re-anchors at the next one, taking the path
  * from the `+++` line that opens a file's first hunk, so a diff with no findings is barely looked at.
- * (The needle is `@@ -`: searching for anything that starts with `\n` runs at memchr-per-line speed.)
+ * (The needles are `@@ -` and `commit `: searching for anything that starts with `\n` runs at memchr-per-line
+ * speed.) Anchors are looked for backwards with forward searches over growing windows, so the cost is the
+ * distance to the anchor at memchr speed.
  * A hunk longer than `retainCap` is read line by line as it is dropped, which bounds memory.
  */
 import type { Block } from "./blocks.js";
@@ -12,7 +14,8 @@ import { DiffReader, type LineInfo } from "./diff-lines.js";
 
 const NEWLINE = 0x0a;
 const HUNK = Buffer.from("@@ -", "latin1");
-const COMMIT = Buffer.from("\ncommit ", "latin1");
+/** Searched without its `\n`: memchr on `c` beats memchr on every newline by twice. */
+const COMMIT = Buffer.from("commit ", "latin1");
 const PLUS_LINE = Buffer.from("+++ ", "latin1");
 const MINUS_LINE = Buffer.from("--- ", "latin1");
 /** File header lines longer than this are not looked back at. */
@@ -61,7 +64,7 @@ export class DiffLocator {
    */
   locate(block: Block, offsets: readonly number[]): (LineInfo | null)[] {
     const { bytes, base, fresh } = block;
-    this.commitLines ??= matchesAt(bytes, 0, COMMIT.subarray(1)) || bytes.indexOf(COMMIT) !== -1;
+    this.commitLines ??= lastLineStarting(bytes, COMMIT, 0, bytes.length) !== -1;
     const out: (LineInfo | null)[] = [];
     let pos = fresh;
     let openAtStart: LineInfo | null | undefined;
@@ -128,9 +131,8 @@ export class DiffLocator {
       from = hunk;
     }
     if (from < bytes.length) {
-      // Copy a hunk's tail (usually small) so the block can be freed; keep a whole block as a view.
-      const kept = hunk >= 0 ? Buffer.from(bytes.subarray(from)) : bytes;
-      this.retained.push({ bytes: kept, base: base + (hunk >= 0 ? from : 0), from: hunk >= 0 ? 0 : from });
+      // Copy (a hunk's tail is usually small): the caller may reuse the chunk's memory once push returns.
+      this.retained.push({ bytes: Buffer.from(bytes.subarray(from)), base: base + from, from: 0 });
       this.retainedLength += bytes.length - from;
       // A commit line after the last hunk header starts a new context for the hunks that follow.
       const commitLine = this.commitLines ? lastLineStarting(bytes, COMMIT, from, bytes.length) : -1;
@@ -208,17 +210,37 @@ function endOfLine(bytes: Buffer, at: number): number {
 function lastLineStarting(bytes: Buffer, text: Buffer, from: number, to: number): number {
   if (to - 2 < 0 || to <= from) return -1;
   if (text[0] === NEWLINE) {
-    const k = bytes.lastIndexOf(text, to - 2);
+    const k = lastIndexIn(bytes, text, from, to - 1);
     if (k >= from) return k + 1;
     const bare = text.subarray(1);
     return (from === 0 || bytes[from - 1] === NEWLINE) && matchesAt(bytes, from, bare) ? from : -1;
   }
-  for (
-    let k = bytes.lastIndexOf(text, to - 1);
-    k >= from && k !== -1;
-    k = k > 0 ? bytes.lastIndexOf(text, k - 1) : -1
-  ) {
+  for (let end = to; end > from; ) {
+    const k = lastIndexIn(bytes, text, from, end);
+    if (k === -1) return -1;
     if (k === 0 || bytes[k - 1] === NEWLINE) return k;
+    end = k;
+  }
+  return -1;
+}
+
+/** Smallest window searched back from the end, growing fourfold: most anchors are a few hundred bytes back. */
+const FIRST_WINDOW = 2048;
+
+/**
+ * Offset of the last `text` starting in `bytes[from, to)`, or -1. Searches forward over windows that grow
+ * back from `to`: V8's `lastIndexOf` is a byte-by-byte backward search, its `indexOf` a memchr-class one,
+ * so this costs about the distance to the match at forward speed.
+ */
+function lastIndexIn(bytes: Buffer, text: Buffer, from: number, to: number): number {
+  for (let end = to, size = FIRST_WINDOW; end > from; end -= size, size *= 4) {
+    const start = Math.max(from, end - size);
+    // The window reaches past `end` by the needle's length, so a match starting before `end` is whole in it.
+    const window = bytes.subarray(start, Math.min(bytes.length, end + text.length - 1));
+    let last = -1;
+    for (let k = window.indexOf(text); k !== -1 && start + k < end; k = window.indexOf(text, k + 1)) last = k;
+    if (last !== -1) return start + last;
+    if (start === from) break;
   }
   return -1;
 }

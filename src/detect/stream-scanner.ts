@@ -11,7 +11,7 @@ import { TextLocator } from "./text-lines.js";
 
 export type InputKind = "text" | "diff";
 
-const COALESCE_BYTES = 1024 * 1024;
+const GATHER_BYTES = 1024 * 1024;
 
 export interface ScanInput {
   /** "diff": only added lines count (unified diff, `git log -p`, or a GitHub `patch`). */
@@ -26,6 +26,8 @@ export interface StreamLimits {
   maxLine?: number;
   /** Bytes kept, at most, to locate findings lazily before lines are counted eagerly. */
   retainCap?: number;
+  /** Smaller chunks are gathered (copied) into blocks of this many bytes before they are scanned. */
+  gatherBytes?: number;
 }
 
 export class StreamScanner {
@@ -33,7 +35,9 @@ export class StreamScanner {
   private readonly diff: DiffLocator | null;
   private readonly text: TextLocator | null;
   private readonly options: DetectOptions;
-  private pending: Uint8Array[] = [];
+  private readonly gatherBytes: number;
+  /** Small chunks gathered (copied) until a block's worth: one buffer, reused. */
+  private pending: Buffer | null = null;
   private pendingLength = 0;
   /** Hits near the end of the last block, to drop their repeats in the next block's overlap. */
   private recent = new Set<string>();
@@ -44,6 +48,7 @@ export class StreamScanner {
     limits: StreamLimits = {},
   ) {
     this.options = { ...DEFAULT_DETECT_OPTIONS, ...options };
+    this.gatherBytes = limits.gatherBytes ?? GATHER_BYTES;
     this.splitter = new BlockSplitter(limits.maxLine ?? DEFAULT_MAX_LINE, input.kind === "diff");
     const retainCap = limits.retainCap ?? DEFAULT_RETAIN_CAP;
     this.diff = input.kind === "diff" ? new DiffLocator(input, retainCap) : null;
@@ -51,29 +56,39 @@ export class StreamScanner {
   }
 
   /**
-   * Takes the next chunk. The scanner may keep views of it until later pushes: don't reuse its memory.
-   * Small chunks (a pipe gives 64 KiB) are gathered into ~1 MiB blocks first, so per-block work is amortised.
+   * Takes the next chunk. The scanner keeps no view of it once `push` returns (what it keeps, it copies),
+   * so the caller may reuse the chunk's memory. Small chunks (a pipe gives 64 KiB) are gathered into
+   * ~1 MiB blocks first, so per-block work is amortised.
    */
   push(chunk: Uint8Array): Finding[] {
-    if (chunk.length >= COALESCE_BYTES && this.pendingLength === 0)
+    if (chunk.length >= this.gatherBytes && this.pendingLength === 0)
       return this.process(this.splitter.push(chunk));
-    this.pending.push(chunk);
-    this.pendingLength += chunk.length;
-    if (this.pendingLength < COALESCE_BYTES) return [];
-    return this.process(this.splitter.push(this.takePending()));
+    const findings: Finding[] = [];
+    let at = 0;
+    while (at < chunk.length) {
+      this.pending ??= Buffer.allocUnsafeSlow(this.gatherBytes);
+      const n = Math.min(chunk.length - at, this.gatherBytes - this.pendingLength);
+      this.pending.set(chunk.subarray(at, at + n), this.pendingLength);
+      this.pendingLength += n;
+      at += n;
+      if (this.pendingLength === this.gatherBytes) this.flushPending(findings);
+    }
+    return findings;
   }
 
   end(): Finding[] {
-    const findings = this.pendingLength > 0 ? this.process(this.splitter.push(this.takePending())) : [];
-    return findings.concat(this.process(this.splitter.end()));
+    const findings: Finding[] = [];
+    this.flushPending(findings);
+    for (const block of this.splitter.end()) this.scanBlock(block, findings);
+    return findings;
   }
 
-  private takePending(): Uint8Array {
-    const joined =
-      this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLength);
-    this.pending = [];
+  private flushPending(findings: Finding[]): void {
+    if (this.pending === null || this.pendingLength === 0) return;
+    const blocks = this.splitter.push(this.pending.subarray(0, this.pendingLength));
+    for (const block of blocks) this.scanBlock(block, findings);
+    // The splitter and locators copied what they keep, so the buffer can take the next chunks.
     this.pendingLength = 0;
-    return joined;
   }
 
   private process(blocks: Block[]): Finding[] {
@@ -132,7 +147,10 @@ export function scanBuffer(
   return [...scanner.push(bytes), ...scanner.end()];
 }
 
-/** Scans a stream of chunks with bounded memory, yielding findings as they are found. */
+/**
+ * Scans a stream of chunks with bounded memory, yielding findings as they are found. When the source
+ * fails, the findings in what it delivered are yielded first, then its error is thrown.
+ */
 export async function* scanStream(
   source: AsyncIterable<Uint8Array>,
   input: ScanInput,
@@ -140,6 +158,12 @@ export async function* scanStream(
   limits: StreamLimits = {},
 ): AsyncGenerator<Finding> {
   const scanner = new StreamScanner(input, options, limits);
-  for await (const chunk of source) yield* scanner.push(chunk);
+  try {
+    for await (const chunk of source) yield* scanner.push(chunk);
+  } catch (err) {
+    // What the source did deliver is scanned to its end before its error goes on.
+    yield* scanner.end();
+    throw err;
+  }
   yield* scanner.end();
 }

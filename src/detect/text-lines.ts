@@ -27,7 +27,8 @@ export class TextLocator {
       out.push({ line: this.line, column: g - this.lineStart + 1 });
     }
     if (from < bytes.length) {
-      this.pending.push({ bytes, from, base });
+      // A copy: the caller may reuse the chunk's memory once push returns.
+      this.pending.push({ bytes: Buffer.from(bytes.subarray(from)), from: 0, base: base + from });
       this.pendingLength += bytes.length - from;
       if (this.pendingLength > this.retainCap) this.flush();
     }

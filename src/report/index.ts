@@ -5,6 +5,13 @@ import type { Reporter, TextSink } from "./reporter.js";
 import { sarifReporter } from "./sarif.js";
 import { textReporter } from "./text.js";
 
+export {
+  formatProgress,
+  type ProgressCounts,
+  ProgressLine,
+  type ProgressSink,
+  showsProgress,
+} from "./progress.js";
 export type { Reporter, TextSink } from "./reporter.js";
 export const REPORT_FORMATS = ["text", "json", "jsonl", "sarif"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];

@@ -12,7 +12,9 @@ export function textReporter(out: TextSink): Reporter {
       const commit = f.commit ? `  commit ${f.commit.slice(0, 12)}` : "";
       out.write(`${where}  ${what}  ${f.redacted}  sha256:${f.fingerprint.slice(0, 16)}${commit}\n`);
     },
-    end: () =>
-      out.write(count === 0 ? "no tokens found\n" : `${count} token${count === 1 ? "" : "s"} found\n`),
+    end: (stopped = false) => {
+      const tokens = count === 0 ? "no tokens" : `${count} token${count === 1 ? "" : "s"}`;
+      out.write(stopped ? `${tokens} found before the scan stopped\n` : `${tokens} found\n`);
+    },
   };
 }

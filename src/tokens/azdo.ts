@@ -78,18 +78,22 @@ function safeEqual(a: string, b: string): boolean {
 
 const ALNUM = /^[A-Za-z0-9]+$/;
 
-/** Parses the fixed fields; returns null when the text is not laid out as an AZDO key (checksum not checked). */
-export function parseAzdoLayout(token: string): Omit<AzdoFields, "checksumEncoding"> | null {
-  if (token.length !== AZDO_LENGTH && token.length !== AZDO_LONG_LENGTH) return null;
+type Layout = Omit<AzdoFields, "checksumEncoding">;
+
+/** Reads the fixed fields whatever the provider signature; a string says what is wrong with the layout. */
+function readLayout(token: string): Layout | string {
+  if (token.length !== AZDO_LENGTH && token.length !== AZDO_LONG_LENGTH)
+    return `${token.length} characters, not ${AZDO_LENGTH} or ${AZDO_LONG_LENGTH}`;
   const prefix = token.slice(0, 80);
-  if (!ALNUM.test(prefix)) return null;
-  if (token.slice(52, 56) !== CORE_SIGNATURE || token[56] !== "9") return null;
+  if (!ALNUM.test(prefix)) return "the first 80 characters are not all [A-Za-z0-9]";
+  if (token.slice(52, 56) !== CORE_SIGNATURE || token[56] !== "9")
+    return `no core signature ${CORE_SIGNATURE}9 at characters 52–57`;
   const kind = KIND_CHARS[token[57]];
-  if (!kind) return null;
+  if (!kind) return `key kind ${JSON.stringify(token[57])} at character 57 is not 9, D or H`;
   const yearIndex = BASE64.indexOf(token[58]);
   const month = token.charCodeAt(59) - 0x41 + 1;
-  if (yearIndex < 0 || month < 1 || month > 12) return null;
-  if (token.length === AZDO_LONG_LENGTH && !token.endsWith("==")) return null;
+  if (yearIndex < 0 || month < 1 || month > 12) return "the year or month characters (58, 59) are invalid";
+  if (token.length === AZDO_LONG_LENGTH && !token.endsWith("==")) return "88 characters not ending in ==";
   return {
     format: "azdo-pat",
     kind,
@@ -101,22 +105,46 @@ export function parseAzdoLayout(token: string): Omit<AzdoFields, "checksumEncodi
 }
 
 /**
+ * Parses the fixed fields of one of our keys; null when the text is not laid out as an AZDO key, or the
+ * provider signature at 76–80 is not `AZDO` (the same layout with another one is another service's key).
+ * The checksum is not checked.
+ */
+export function parseAzdoLayout(token: string): Layout | null {
+  const layout = readLayout(token);
+  return typeof layout === "string" || layout.provider !== PROVIDER_SIGNATURE ? null : layout;
+}
+
+/** Which of the two checksum forms `token` carries, or null when neither matches. */
+function checksumForm(token: string, form: "short" | "long"): "base62" | "base64" | null {
+  const prefix = token.slice(0, 80);
+  const given = token.slice(80);
+  // Evaluate both comparisons so the time does not depend on which generator wrote the key.
+  const isCurrent = safeEqual(given, expectedChecksum(prefix)[form]);
+  const isOlder = safeEqual(given, legacyGeneratorChecksum(prefix)[form]);
+  return isCurrent ? "base62" : isOlder ? "base64" : null;
+}
+
+/** Why `token` is not a valid AZDO key (null when it is one), in words for `patrol token check`. */
+export function azdoRejection(token: string): string | null {
+  const layout = readLayout(token);
+  if (typeof layout === "string") return layout;
+  const checksum = checksumForm(token, layout.form);
+  if (layout.provider !== PROVIDER_SIGNATURE)
+    return `provider signature ${JSON.stringify(layout.provider)} at characters 76–80, not ${PROVIDER_SIGNATURE}: ${
+      checksum ? "another service's key of the same family (its checksum is valid)" : "not one of our keys"
+    }`;
+  return checksum ? null : "the checksum does not match";
+}
+
+/**
  * Parses and validates an AZDO key (84 or 88 characters). Returns its fields, or null when the layout
  * or the checksum is wrong. The comparison of checksum characters is constant-time.
  */
 export function parseAzdo(token: string): AzdoFields | null {
   const layout = parseAzdoLayout(token);
   if (!layout) return null;
-  const prefix = token.slice(0, 80);
-  const given = token.slice(80);
-  const form = layout.form;
-  const current = expectedChecksum(prefix)[form];
-  const older = legacyGeneratorChecksum(prefix)[form];
-  // Evaluate both comparisons so the time does not depend on which generator wrote the key.
-  const isCurrent = safeEqual(given, current);
-  const isOlder = safeEqual(given, older);
-  if (!isCurrent && !isOlder) return null;
-  return { ...layout, checksumEncoding: isCurrent ? "base62" : "base64" };
+  const checksumEncoding = checksumForm(token, layout.form);
+  return checksumEncoding ? { ...layout, checksumEncoding } : null;
 }
 
 export interface MintAzdoOptions {

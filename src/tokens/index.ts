@@ -1,11 +1,12 @@
 /** Token formats: mint, parse, validate, fingerprint, redact. */
-import { type AzdoFields, parseAzdo } from "./azdo.js";
-import { type LegacyFields, parseLegacy } from "./legacy.js";
+import { type AzdoFields, azdoRejection, parseAzdo } from "./azdo.js";
+import { LEGACY_LENGTH, type LegacyFields, parseLegacy } from "./legacy.js";
 
 export {
   AZDO_LENGTH,
   AZDO_LONG_LENGTH,
   type AzdoFields,
+  azdoRejection,
   CORE_SIGNATURE,
   expectedChecksum,
   type KeyKind,
@@ -41,4 +42,14 @@ export function parseToken(token: string): TokenFields | null {
 export function isWellFormed(token: string): boolean {
   const fields = parseToken(token);
   return fields !== null && (fields.format === "azdo-pat" || fields.checksumValid);
+}
+
+/** Why `token` is not one of ours with a valid checksum, in words; null when it is. */
+export function tokenRejection(token: string): string | null {
+  if (token.length === LEGACY_LENGTH) {
+    const legacy = parseLegacy(token);
+    if (!legacy) return "52 characters, but not all lowercase base32 [a-z2-7]";
+    return legacy.checksumValid ? null : "the legacy checksum does not match";
+  }
+  return azdoRejection(token);
 }

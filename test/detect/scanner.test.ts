@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { fingerprint, mintAzdo, mintLegacy, redact } from "../../src/tokens/index.js";
-import { b64, scanText, summarize } from "../support/detect.js";
+import {
+  expectedChecksum,
+  fingerprint,
+  mintAzdo,
+  mintLegacy,
+  parseToken,
+  redact,
+  tokenRejection,
+} from "../../src/tokens/index.js";
+import { b64, scanDiff, scanText, summarize } from "../support/detect.js";
 
 const azdo = mintAzdo();
 const azdoLong = mintAzdo({ long: true });
@@ -162,4 +170,49 @@ describe("encoded tokens", () => {
     expect(scanText(`x ${b64(fake)} y`)).toHaveLength(0);
     expect(scanText(`x ${b64(fake)} y`, { legacy: false })).toHaveLength(0);
   });
+});
+
+describe("only our keys: the provider signature at 76–80 must be AZDO", () => {
+  /** A checksum-valid key of the same family with another provider signature, as other services mint. */
+  function foreignKey(signature: string, long = false): string {
+    const ours = mintAzdo();
+    const prefix = `${ours.slice(0, 76)}${signature}`;
+    const checksum = expectedChecksum(prefix);
+    return prefix + (long ? checksum.long : checksum.short);
+  }
+  const forms = (key: string): Record<string, string> => ({
+    plain: `const key = "${key}";\n`,
+    base64: `  token: ${b64(key)}\n`,
+    "basic-auth": `Authorization: Basic ${b64(`me:${key}`)}\n`,
+    url: `git clone https://me:${key}@dev.azure.com/o/p/_git/r\n`,
+    nested: `  .dockerconfigjson: ${b64(JSON.stringify({ auths: { r: { auth: b64(`u:${key}`) } } }))}\n`,
+  });
+
+  for (const long of [false, true]) {
+    const label = long ? "long form" : "short form";
+    it(`reports none in any form, where our key in the same text is found (${label})`, () => {
+      const ours = mintAzdo({ long });
+      for (const signature of ["ABCD", "AZDP", "azdo", "MSFT"]) {
+        const foreign = foreignKey(signature, long);
+        // The key really is checksum-valid for its own family: only the signature makes it not ours.
+        expect(parseToken(`${foreign.slice(0, 76)}AZDO${foreign.slice(80)}`)).toBeNull();
+        expect(tokenRejection(foreign)).toContain("checksum is valid");
+        for (const [form, text] of Object.entries(forms(foreign))) {
+          for (const options of [{}, { legacy: false }]) {
+            const found = scanText(text, options).filter((f) => f.format === "azdo-pat");
+            expect(found, `${signature} ${form} ${JSON.stringify(options)}`).toEqual([]);
+          }
+          const diff = `commit ${"a".repeat(40)}\ndiff --git a/f b/f\n--- a/f\n+++ b/f\n@@ -0,0 +1 @@\n+${text}`;
+          expect(scanDiff(diff), `${signature} ${form} in a diff`).toEqual([]);
+        }
+        for (const [form, text] of Object.entries(forms(ours))) {
+          const expected = form === "nested" ? "base64" : form;
+          expect(
+            scanText(text).map((f) => `${f.fingerprint === fingerprint(ours)} ${f.encoding}`),
+            form,
+          ).toEqual([`true ${expected}`]);
+        }
+      }
+    });
+  }
 });

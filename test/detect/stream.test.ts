@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -8,6 +11,7 @@ import {
   scanBuffer,
   scanStream,
 } from "../../src/detect/index.js";
+import { readAhead } from "../../src/sources/index.js";
 import { fingerprint, mintAzdo, mintLegacy } from "../../src/tokens/index.js";
 import { b64 } from "../support/detect.js";
 
@@ -63,13 +67,17 @@ function scanInChunks(
   limits = {},
   options = {},
 ): Finding[] {
-  const scanner = new StreamScanner(input, options, limits);
+  // Gather into small blocks, so that blocks end (and the scratch buffer is reused) all through the input.
+  const scanner = new StreamScanner(input, options, { gatherBytes: 2048, ...limits });
   const out: Finding[] = [];
+  // One buffer for every chunk, scribbled over after each push: the scanner must keep no view of a chunk.
+  const scratch = Buffer.alloc(Math.max(...sizes));
   let at = 0;
   for (let i = 0; at < bytes.length; i++) {
-    const size = sizes[i % sizes.length];
-    // Fresh copies: the scanner may keep views of chunks it was given.
-    out.push(...scanner.push(Buffer.from(bytes.subarray(at, at + size))));
+    const size = Math.min(sizes[i % sizes.length], bytes.length - at);
+    bytes.copy(scratch, 0, at, at + size);
+    out.push(...scanner.push(scratch.subarray(0, size)));
+    scratch.fill("~");
     at += size;
   }
   out.push(...scanner.end());
@@ -137,5 +145,47 @@ describe("streaming", () => {
     const found: Finding[] = [];
     for await (const f of scanStream(Readable.from(chunks), { kind: "diff" })) found.push(f);
     expect(show(found)).toEqual(expected);
+  });
+
+  it("scans a file read ahead in reused chunks, and yields what the source delivered before it failed", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "patrol-read-"));
+    try {
+      const file = path.join(dir, "log.diff");
+      writeFileSync(file, log);
+      for (const chunkBytes of [1000, 4096, log.length, log.length + 1]) {
+        const copies: Buffer[] = [];
+        for await (const chunk of readAhead(file, { chunkBytes, readAhead: 2 }))
+          copies.push(Buffer.from(chunk));
+        expect(Buffer.concat(copies).equals(log)).toBe(true);
+        const found: Finding[] = [];
+        for await (const f of scanStream(
+          readAhead(file, { chunkBytes }),
+          { kind: "diff" },
+          {},
+          { gatherBytes: 1024 },
+        ))
+          found.push(f);
+        expect(show(found)).toEqual(expected);
+      }
+      writeFileSync(path.join(dir, "empty"), "");
+      for await (const _ of readAhead(path.join(dir, "empty")))
+        throw new Error("an empty file has no chunks");
+      // A consumer that stops early leaves nothing open or failing behind.
+      for await (const _ of readAhead(file, { chunkBytes: 100 })) break;
+      // A source that fails part-way: the findings before the failure still come out, then the error.
+      async function* failing() {
+        yield log.subarray(0, 30000);
+        throw new Error("source broke");
+      }
+      const before: Finding[] = [];
+      await expect(async () => {
+        for await (const f of scanStream(failing(), { kind: "diff" })) before.push(f);
+      }).rejects.toThrow("source broke");
+      const whole = show(scanBuffer(log.subarray(0, log.lastIndexOf("\n", 30000) + 1), { kind: "diff" }));
+      expect(whole.length).toBeGreaterThan(0);
+      expect(show(before).slice(0, whole.length)).toEqual(whole);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
