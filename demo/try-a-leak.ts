@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startFakeGitHub } from "../test/support/fake-github/index.js";
@@ -105,9 +105,9 @@ async function main(): Promise<void> {
       `  connectionData with the PAT now answers ${await status()} (${Date.now() - started} ms after the webhook was answered)`,
     );
     const outbox = path.join(dir, "outbox");
-    for (let i = 0; i < 100 && readdirSync(outbox, { withFileTypes: true }).length === 0; i++)
-      await new Promise((r) => setTimeout(r, 100));
-    const [mail] = readdirSync(outbox);
+    const mails = () => (existsSync(outbox) ? readdirSync(outbox).filter((f) => f.endsWith(".eml")) : []);
+    for (let i = 0; i < 100 && mails().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    const [mail] = mails();
     console.log(`  mail to the owner: ${path.join(outbox, mail)}\n`);
     console.log(
       readFileSync(path.join(outbox, mail), "utf8")
