@@ -278,16 +278,16 @@ describe("patrol scan of a damaged repository, and its progress line", () => {
   });
 
   it("shows progress on a terminal's stderr during a long scan, and none on a pipe", async () => {
-    // A diff that arrives in four parts a second apart: long enough for a progress line even if Node is slow
-    // to start (the first redraw comes a second after the scan starts).
+    // A diff that arrives in six parts a second apart: long enough for a progress line even if Node is slow
+    // to start on a loaded machine (the first redraw comes a second after the scan starts).
     const part = (n: number) => path.join(work, `part${n}.diff`);
-    for (const n of [1, 2, 3, 4])
+    for (const n of [1, 2, 3, 4, 5, 6])
       writeFileSync(
         part(n),
         `diff --git a/f${n} b/f${n}\n--- /dev/null\n+++ b/f${n}\n@@ -0,0 +1 @@\n+key=${mintAzdo()}\n`,
       );
     const slowScan = (out: string, stderr: string) =>
-      `(cat '${part(1)}'; for n in 2 3 4; do sleep 1; cat "${work}/part$n.diff"; done) | '${process.execPath}' '${CLI}' scan --diff - --format jsonl > '${out}' ${stderr}`;
+      `(cat '${part(1)}'; for n in 2 3 4 5 6; do sleep 1; cat "${work}/part$n.diff"; done) | '${process.execPath}' '${CLI}' scan --diff - --format jsonl > '${out}' ${stderr}`;
     // script(1) gives the command a terminal: what it prints there comes back on script's stdout.
     const run = (command: string) =>
       new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
@@ -313,7 +313,7 @@ describe("patrol scan of a damaged repository, and its progress line", () => {
     expect(onPipe.stdout).toBe("");
     expect(readFileSync(errFile, "utf8")).toBe("");
     for (const out of ["tty.jsonl", "pipe.jsonl"])
-      expect(readFileSync(path.join(work, out), "utf8").trim().split("\n")).toHaveLength(4);
+      expect(readFileSync(path.join(work, out), "utf8").trim().split("\n")).toHaveLength(6);
   });
 
   it("counts commits in a history stream wherever its chunks are cut", () => {

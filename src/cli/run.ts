@@ -2,9 +2,8 @@
 import { ConfigError } from "../config.js";
 import { GitError } from "../sources/index.js";
 import { VERSION } from "../version.js";
-import { ISSUER_COMMANDS, ISSUER_USAGE, runIssuerCommand } from "./issuer-commands.js";
+import { ISSUER_COMMANDS, ISSUER_USAGE } from "./issuer-usage.js";
 import { runScan, SCAN_USAGE } from "./scan-command.js";
-import { runServe } from "./serve-command.js";
 import { runToken, TOKEN_USAGE } from "./token-command.js";
 import { type CliIo, UsageError } from "./usage-error.js";
 
@@ -32,7 +31,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
       case "start":
       case "web":
       case "worker":
-        return await runServe(command, rest, io);
+        // Loaded on demand: the service pulls in Probot, BullMQ and the store, which `patrol scan` never needs.
+        return await (await import("./serve-command.js")).runServe(command, rest, io);
       case "--version":
       case "version":
         io.stdout.write(`${VERSION}\n`);
@@ -44,7 +44,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write(`${USAGE}\n`);
         return command === undefined ? 2 : 0;
       default:
-        if ((ISSUER_COMMANDS as readonly string[]).includes(command)) return await runIssuerCommand(argv, io);
+        if ((ISSUER_COMMANDS as readonly string[]).includes(command))
+          return await (await import("./issuer-commands.js")).runIssuerCommand(argv, io);
         throw new UsageError(`unknown command: ${command}`);
     }
   } catch (err) {
