@@ -34,7 +34,7 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9{}_.-]{1,64}$/, "letters, digits, braces, _ . - only")
     .default("{patrol}"),
-  SCAN_CONCURRENCY: count(4, 256),
+  SCAN_CONCURRENCY: count(16, 256),
   RESPOND_CONCURRENCY: count(16, 1024),
   SCAN_PRIVATE: flag(false),
   SCAN_MAX_BLOB_BYTES: count(10 * 1024 * 1024, 100 * 1024 * 1024),
