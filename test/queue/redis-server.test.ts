@@ -44,7 +44,9 @@ describe("startPrivateRedis", () => {
       await redis.stop();
     }
     await expect(
-      new Promise((resolve, reject) => net.connect(redis.port, "127.0.0.1", resolve).on("error", reject)),
+      new Promise<void>((resolve, reject) =>
+        net.connect(redis.port, "127.0.0.1", resolve).on("error", reject),
+      ),
     ).rejects.toThrow(/ECONNREFUSED/);
   });
 
