@@ -1,0 +1,19 @@
+// Mutation testing of the token and detector code: `npm run mutate:detector` (and `npm run mutate` for all).
+// See README "Mutation testing". The other scopes (stryker.issuer.config.mjs, stryker.tokens.config.mjs) reuse
+// this one.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  vitest: { configFile: "test/mutate/vitest.detector.config.ts", related: true },
+  mutate: ["src/tokens/**/*.ts", "src/detect/**/*.ts"],
+  coverageAnalysis: "perTest",
+  concurrency: 2,
+  reporters: ["clear-text", "progress-append-only", "html", "json"],
+  htmlReporter: { fileName: "reports/mutation/detector.html" },
+  jsonReporter: { fileName: "reports/mutation/detector.json" },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: false },
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  timeoutMS: 10_000,
+  thresholds: { high: 90, low: 80, break: null },
+};
