@@ -15,7 +15,7 @@ const MAX_LINE = 64 * 1024;
  */
 describe("a token across one cut, whichever byte the cut falls after", () => {
   const lead = "- ".repeat(BEYOND_COALESCING / 4);
-  const FILLER_LINES = BEYOND_COALESCING / 8;
+  const FILLER_LINES = BEYOND_COALESCING / 16;
   const cutAcross = (
     prefix: string,
     tokenText: string,
@@ -24,11 +24,9 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
     limits = { maxLine: MAX_LINE },
   ) => {
     const results: { split: number; found: string[] }[] = [];
-    for (
-      let split = 0;
-      split <= tokenText.length;
-      split += split < 4 || split > tokenText.length - 4 ? 1 : 9
-    ) {
+    // Before the first byte, after each of the first two, in the middle, before each of the last two, after it.
+    const n = tokenText.length;
+    for (const split of [0, 1, 2, Math.floor(n / 2), n - 2, n - 1, n]) {
       const pieces = [
         Buffer.from(prefix + tokenText.slice(0, split)),
         Buffer.from(tokenText.slice(split) + suffix),
@@ -50,11 +48,34 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
     const token = mintAzdo();
     const prefix = `${lead}https://build:`;
     const want = [`${fingerprint(token)} url null t:1:${prefix.length + 1}`];
+    // Not after the last byte: see the known bug below.
     for (const { split, found } of cutAcross(prefix, token, "@dev.azure.com/org\n", {
       kind: "text",
       path: "t",
-    }))
+    }).filter((r) => r.split < token.length))
       expect(found, `split after ${split}`).toEqual(want);
+  });
+
+  /**
+   * Known detector bugs, found by these tests: a block that ends at a cut is scanned without the bytes after
+   * the cut, so a candidate that ends exactly there is judged without its right-hand context and reported from
+   * that block (the next block's overlap then finds it again and drops it as a repeat). `it.fails` keeps each
+   * bug visible and runs it: when src/detect is fixed these fail, and should become plain `it`.
+   */
+  it.fails("KNOWN BUG: a cut right after a URL-userinfo key, before its `@`, reports it as plain, not url", () => {
+    const token = mintAzdo();
+    const prefix = `${lead}https://build:`;
+    const pieces = [Buffer.from(prefix + token), Buffer.from("@dev.azure.com/org\n")];
+    expect(show(scanPieces(pieces, { kind: "text", path: "t" }, { maxLine: MAX_LINE }))).toEqual([
+      `${fingerprint(token)} url null t:1:${prefix.length + 1}`,
+    ]);
+  });
+
+  it.fails("KNOWN BUG: a cut right after 84 key characters followed by a letter reports a key the boundary rule rejects", () => {
+    // `${key}x` is no key (scanner.test.ts: "applies the boundary rules"), however the line is cut.
+    const token = mintAzdo();
+    const pieces = [Buffer.from(lead + token), Buffer.from("x\n")];
+    expect(scanPieces(pieces, { kind: "text", path: "t" }, { maxLine: MAX_LINE })).toEqual([]);
   });
 
   it("a base64-encoded key, the cut inside the encoded text", () => {
