@@ -188,3 +188,28 @@ describe("URL userinfo", () => {
     expect(encodingOf(`u:${key}@h`)).toEqual(["plain:3"]);
   });
 });
+
+describe("where a key ends", () => {
+  const key = mintAzdo();
+  const long = mintAzdo({ long: true });
+  const labels = { key, long, longPrefix: long.slice(0, 84) };
+  const found = (text: string) => brief(scanText(text), labels).map((l) => l.split(" ").slice(0, 1)[0]);
+
+  it("a short key ends at a non-alphanumeric byte or the end of the input; `==` alone is not a long form", () => {
+    expect(found(key)).toEqual(["key"]);
+    for (const after of ["==", "-", "+", "/", " ", "\n", '"'])
+      expect(found(`${key}${after}`), after).toEqual(["key"]);
+    for (const after of ["A", "A==", "AB=", "AB==", "AB==x", "9"])
+      expect(found(`${key}${after}`), after).toEqual([]);
+  });
+
+  it("a long key is the 84 characters, two more and `==`; cut short of that it is not one", () => {
+    expect(found(long)).toEqual(["long"]);
+    expect(found(` ${long} `)).toEqual(["long"]);
+    expect(found(`${long}x`)).toEqual(["long"]);
+    // Its first 84 characters are a valid short key in their own right.
+    expect(found(long.slice(0, 84))).toEqual(["longPrefix"]);
+    for (const cut of [85, 86, 87]) expect(found(`${long.slice(0, cut)} `), `${cut}`).toEqual([]);
+    expect(found(`${long.slice(0, 86)}=x`)).toEqual([]);
+  });
+});
