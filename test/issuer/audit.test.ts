@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditEventHash } from "../../src/issuer/audit.js";
 import { AUDIT_ACTIONS, type AuditEvent } from "../../src/issuer/index.js";
+import { MEANINGFUL_ON_POSTGRES } from "../support/database.js";
 import { ADMIN, asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
 
 let issuer: TestIssuer;
@@ -164,7 +165,7 @@ describe("audit events", () => {
     if (!report.ok) expect(report.brokenAt.reason).toMatch(/missing/);
   });
 
-  it("stay in one valid chain when many changes happen at once", async () => {
+  it(`stay in one valid chain when many changes happen at once ${MEANINGFUL_ON_POSTGRES}`, async () => {
     const s = await seedTenant(issuer.store);
     const base = await headSeq(s.tenant.id);
     await Promise.all(

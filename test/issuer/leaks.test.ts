@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IssuedPat, IssuerError } from "../../src/issuer/index.js";
 import { fingerprint, mintAzdo } from "../../src/tokens/index.js";
+import { MEANINGFUL_ON_POSTGRES } from "../support/database.js";
 import {
   ADMIN,
   asUser,
@@ -178,7 +179,7 @@ describe("systemRevoke", () => {
     ]);
   });
 
-  it("is safe when called concurrently", async () => {
+  it(`is safe when called concurrently ${MEANINGFUL_ON_POSTGRES}`, async () => {
     const { pat } = await issuer.store.createPat({
       organization: t.org.name,
       displayName: "race",

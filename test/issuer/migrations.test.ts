@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations, migrate } from "../../src/issuer/migrations.js";
-import { openTestDatabase, type TestDatabase } from "../support/database.js";
+import { MEANINGFUL_ON_POSTGRES, openTestDatabase, type TestDatabase } from "../support/database.js";
 
 describe("migrations", () => {
   let database: TestDatabase;
@@ -15,7 +15,7 @@ describe("migrations", () => {
     await database.close();
   });
 
-  it("applies every migration file in order and records each once, even when two processes start together", async () => {
+  it(`applies every migration file in order and records each once, even when two processes start together ${MEANINGFUL_ON_POSTGRES}`, async () => {
     const files = await loadMigrations();
     expect(files.map((m) => m.version)).toEqual([...files.map((m) => m.version)].sort());
     expect(files.length).toBeGreaterThanOrEqual(4);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IssuerError } from "../../src/issuer/index.js";
 import { fingerprint, isWellFormed, mintAzdo } from "../../src/tokens/index.js";
+import { MEANINGFUL_ON_POSTGRES } from "../support/database.js";
 import {
   ADMIN,
   asUser,
@@ -622,7 +623,7 @@ describe("expiry", () => {
     ).toBe("active");
   });
 
-  it("two sweeps running at once expire each PAT exactly once", async () => {
+  it(`two sweeps running at once expire each PAT exactly once ${MEANINGFUL_ON_POSTGRES}`, async () => {
     const e = await seedTenant(issuer.store);
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {

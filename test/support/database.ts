@@ -7,10 +7,17 @@ import pg from "pg";
 import { loadConfig } from "../../src/config.js";
 import { type Database, migrate, openDatabase } from "../../src/issuer/index.js";
 
+/**
+ * PGlite is a single connection: "concurrent" transactions on it run one after another, so a test of a race or
+ * a lock passes on PGlite whatever the locking code does (removing the per-tenant audit lock passes there and
+ * fails on PostgreSQL). Such tests run on both and end their names with this; CI runs the suite on both.
+ */
+export const MEANINGFUL_ON_POSTGRES = "(meaningful on PostgreSQL: PGlite serialises connections)";
+
 export interface TestDatabase {
   db: Database;
   engine: Database["engine"];
-  /** Another handle on the same database (a second pool on Postgres; the same PGlite, whose close is a no-op). */
+  /** Another handle on the same database: a second pool on Postgres; on PGlite the same single connection. */
   connectAgain(): Promise<Database>;
   close(): Promise<void>;
 }

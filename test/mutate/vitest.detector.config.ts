@@ -1,0 +1,17 @@
+// What StrykerJS runs against the token and detector code (stryker.config.mjs): their own suites, in-process.
+// No global setup: these suites need neither Redis nor a build.
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/tokens.test.ts", "test/tokens/**/*.test.ts", "test/detect/**/*.test.ts"],
+    // Left out: the multi-megabyte stress inputs and the streaming property test (tens of megabytes scanned in
+    // all) take minutes per mutant under instrumentation; cuts.test.ts drives the cut path with single cuts.
+    exclude: [
+      "test/detect/boundaries.test.ts",
+      "test/detect/giant-lines.test.ts",
+      "test/detect/stream.test.ts",
+    ],
+    testTimeout: 60_000,
+  },
+});
