@@ -9,6 +9,19 @@ export {
   patrolApp,
   type WebhookOutcome,
 } from "./app.js";
+export {
+  CloneError,
+  CloneTooLargeError,
+  cloneForHistory,
+  directorySize,
+  type HistoryClone,
+} from "./history-clone.js";
+export {
+  type HistoryReference,
+  type HistoryRepository,
+  type HistoryTrigger,
+  historyReferencesFromPayload,
+} from "./history-reference.js";
 export type { ChangedFile, GitHubClient } from "./push-diff.js";
 export {
   PayloadError,
