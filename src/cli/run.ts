@@ -4,6 +4,7 @@ import { GitError } from "../sources/index.js";
 import { VERSION } from "../version.js";
 import { ISSUER_COMMANDS, ISSUER_USAGE, runIssuerCommand } from "./issuer-commands.js";
 import { runScan, SCAN_USAGE } from "./scan-command.js";
+import { runScanRepo, SCAN_REPO_USAGE } from "./scan-repo-command.js";
 import { runServe } from "./serve-command.js";
 import { runToken, TOKEN_USAGE } from "./token-command.js";
 import { type CliIo, UsageError } from "./usage-error.js";
@@ -17,6 +18,8 @@ Service:
 
 ${SCAN_USAGE}
 
+${SCAN_REPO_USAGE}
+
 ${TOKEN_USAGE}
 
 ${ISSUER_USAGE}`;
@@ -27,6 +30,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     switch (command) {
       case "scan":
         return await runScan(rest, io);
+      case "scan-repo":
+        return await runScanRepo(rest, io);
       case "token":
         return await runToken(rest, io);
       case "start":

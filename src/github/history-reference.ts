@@ -2,6 +2,7 @@
  * What a history scan job holds: which repository to clone and why, never a token. Built from the `public`,
  * `repository.publicized`, `installation.created` and `installation_repositories.added` payloads.
  */
+import type { Probot } from "probot";
 import { z } from "zod";
 import { PayloadError } from "./push-reference.js";
 
@@ -78,4 +79,33 @@ export function historyReferencesFromPayload(
     },
     receivedAt,
   }));
+}
+
+/** Asks GitHub (as the app) which installation covers `owner/name`, for a scan started by hand. */
+export async function manualHistoryReference(
+  probot: Probot,
+  fullName: string,
+  deliveryId: string,
+): Promise<HistoryReference> {
+  const [owner, repo] = fullName.split("/");
+  const app = await probot.auth();
+  const installation = await app
+    .request("GET /repos/{owner}/{repo}/installation", { owner, repo })
+    .catch((error: { status?: number; message: string }) => {
+      throw new PayloadError(
+        error.status === 404
+          ? `the GitHub App is not installed on ${fullName} (or the repository does not exist)`
+          : `cannot find the installation for ${fullName}: ${error.message}`,
+      );
+    });
+  const octokit = await probot.auth(Number(installation.data.id));
+  const { data } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });
+  return {
+    kind: "history",
+    deliveryId,
+    trigger: "manual",
+    installationId: Number(installation.data.id),
+    repository: { id: Number(data.id), fullName: data.full_name, private: data.private },
+    receivedAt: Date.now(),
+  };
 }

@@ -21,6 +21,7 @@ export {
   type HistoryRepository,
   type HistoryTrigger,
   historyReferencesFromPayload,
+  manualHistoryReference,
 } from "./history-reference.js";
 export type { ChangedFile, GitHubClient } from "./push-diff.js";
 export {

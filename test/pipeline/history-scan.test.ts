@@ -11,6 +11,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runScanRepo } from "../../src/cli/scan-repo-command.js";
+import { loadConfig } from "../../src/config.js";
 import { type FakeGitHub, startFakeGitHub } from "../support/fake-github/index.js";
 import {
   createTenant,
@@ -241,5 +243,38 @@ describe("a repository that goes public", () => {
     expect(await historyJobsFinished()).toBe(before);
     expect(gh.requests.some((r) => r.path.startsWith("/hidden-dev/secret.git/"))).toBe(false);
     expect(await patStatus(patrol, who.organization, pat.token)).toBe(200);
+  });
+
+  it("can be scanned by hand with patrol scan-repo, which needs REDIS_URL", async () => {
+    const who = await createTenant(patrol, "manual");
+    const pat = await issuePat(patrol, who, "by-hand");
+    const repo = await gh.createRepo("manual-dev", "tool");
+    await repo.commit({ files: { "tool.cfg": `token=${pat.token}\n` } });
+    await repo.commit({ files: { "tool.cfg": "token=\n" } });
+    const out: string[] = [];
+    const io = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: () => true },
+      stdin: process.stdin,
+    };
+    const env = { ...gh.env(SECRET), LOG_LEVEL: "silent" as const };
+    await expect(runScanRepo(["manual-dev/tool"], io, loadConfig({ ...env, REDIS_URL: "" }))).rejects.toThrow(
+      /set REDIS_URL/,
+    );
+    await expect(runScanRepo(["not a repo"], io, loadConfig(env))).rejects.toThrow(/OWNER\/NAME/);
+    const config = loadConfig({
+      ...env,
+      REDIS_URL: patrol.service.redisUrl,
+      QUEUE_PREFIX: patrol.service.queues.history.opts.prefix,
+    });
+    expect(await runScanRepo(["manual-dev/tool"], io, config)).toBe(0);
+    expect(out.join("")).toMatch(/queued a history scan of manual-dev\/tool: job history-\d+-manual-/);
+    await eventually(
+      "the PAT to stop working",
+      async () => (await patStatus(patrol, who.organization, pat.token)) === 401,
+    );
+    const [incident] = await incidents("manual");
+    expect(incident.locations).toHaveLength(1);
+    expect(incident.locations[0]).toMatchObject({ path: "tool.cfg", line: 1, source: "history" });
   });
 });
