@@ -2,6 +2,7 @@
  * All of patrol's configuration, read from the environment in one place and checked once.
  * Nothing else reads `process.env`. Each entry is documented in README.md ("Configuration").
  */
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { getPrivateKey } from "@probot/get-private-key";
 import { z } from "zod";
@@ -38,6 +39,9 @@ const schema = z.object({
   RESPOND_CONCURRENCY: count(16, 1024),
   SCAN_PRIVATE: flag(false),
   SCAN_MAX_BLOB_BYTES: count(10 * 1024 * 1024, 100 * 1024 * 1024),
+  HISTORY_CONCURRENCY: count(1, 64),
+  HISTORY_MAX_CLONE_BYTES: count(2 * 1024 * 1024 * 1024, 1024 * 1024 * 1024 * 1024),
+  HISTORY_TEMP_DIR: optionalString,
   APP_ID: optionalString,
   PRIVATE_KEY: optionalString,
   PRIVATE_KEY_PATH: optionalString,
@@ -117,6 +121,8 @@ export interface Config {
     webBaseUrl: string;
     scanPrivate: boolean;
     maxBlobBytes: number;
+    /** Whole-history scans: clones at most this big (and need this much free disk), under `tempDir`. */
+    history: { concurrency: number; maxCloneBytes: number; tempDir: string };
   };
   mail: {
     /** SMTP server; undefined means `.eml` files in `{dataDir}/outbox`. */
@@ -262,6 +268,11 @@ function githubConfig(e: z.output<typeof schema>): Config["github"] {
     webBaseUrl: web,
     scanPrivate: e.SCAN_PRIVATE,
     maxBlobBytes: e.SCAN_MAX_BLOB_BYTES,
+    history: {
+      concurrency: e.HISTORY_CONCURRENCY,
+      maxCloneBytes: e.HISTORY_MAX_CLONE_BYTES,
+      tempDir: path.resolve(e.HISTORY_TEMP_DIR ?? tmpdir()),
+    },
   };
 }
 
@@ -284,4 +295,9 @@ export function estimatedEntropyBits(secret: string): number {
   let perCharacter = 0;
   for (const n of counts.values()) perCharacter -= (n / length) * Math.log2(n / length);
   return perCharacter * length;
+}
+
+/** The environment child processes (git) start from, plus `extra`: the one other place env is read. */
+export function childEnvironment(extra: Record<string, string>): Record<string, string | undefined> {
+  return { ...process.env, ...extra };
 }

@@ -16,6 +16,9 @@ Service:
 
 ${SCAN_USAGE}
 
+  patrol scan-repo OWNER/NAME   queue a whole-history scan of a repository the GitHub App is installed on
+                                (needs REDIS_URL, APP_ID, PRIVATE_KEY)
+
 ${TOKEN_USAGE}
 
 ${ISSUER_USAGE}`;
@@ -26,6 +29,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     switch (command) {
       case "scan":
         return await runScan(rest, io);
+      case "scan-repo":
+        return await (await import("./scan-repo-command.js")).runScanRepo(rest, io);
       case "token":
         return await runToken(rest, io);
       case "start":

@@ -7,11 +7,17 @@
 import type { Logger } from "pino";
 import { type ApplicationFunction, Probot } from "probot";
 import type { Config } from "../config.js";
+import {
+  type HistoryReference,
+  type HistoryTrigger,
+  historyReferencesFromPayload,
+} from "./history-reference.js";
 import { type PushReference, pushReferenceFromPayload } from "./push-reference.js";
 
-/** Where accepted work goes (the web server passes the scan queue's producer). */
+/** Where accepted work goes (the web server passes the queues' producers). */
 export interface Intake {
   enqueuePush(ref: PushReference): Promise<void>;
+  enqueueHistory(ref: HistoryReference): Promise<unknown>;
 }
 
 /** The intake could not take the work (Redis down): the delivery must fail so it can be redelivered. */
@@ -63,5 +69,28 @@ export function patrolApp(
       }
       options.outcomes.set(context.id, "queued");
     });
+
+    // A repository that goes public exposes its whole history; so does installing the app on public ones.
+    const historyHandler =
+      (trigger: Exclude<HistoryTrigger, "manual">) => async (context: { id: string; payload: unknown }) => {
+        const refs = historyReferencesFromPayload(trigger, context.payload, context.id, Date.now());
+        const wanted = refs.filter((ref) => options.scanPrivate || !ref.repository.private);
+        if (wanted.length === 0) {
+          options.outcomes.set(context.id, refs.length > 0 ? "private" : "ignored");
+          return;
+        }
+        try {
+          for (const ref of wanted) await intake.enqueueHistory(ref);
+        } catch (error) {
+          throw new IntakeUnavailableError(`cannot queue the history scan: ${(error as Error).message}`, {
+            cause: error,
+          });
+        }
+        options.outcomes.set(context.id, "queued");
+      };
+    app.on("public", historyHandler("public"));
+    app.on("repository.publicized", historyHandler("publicized"));
+    app.on("installation.created", historyHandler("installation"));
+    app.on("installation_repositories.added", historyHandler("installation-repositories"));
   };
 }

@@ -9,6 +9,20 @@ export {
   patrolApp,
   type WebhookOutcome,
 } from "./app.js";
+export {
+  CloneError,
+  CloneTooLargeError,
+  cloneForHistory,
+  directorySize,
+  type HistoryClone,
+} from "./history-clone.js";
+export {
+  type HistoryReference,
+  type HistoryRepository,
+  type HistoryTrigger,
+  historyReferencesFromPayload,
+  manualHistoryReference,
+} from "./history-reference.js";
 export type { ChangedFile, GitHubClient } from "./push-diff.js";
 export {
   PayloadError,

@@ -3,6 +3,14 @@
  * fingerprint), `notify` (owner notices). Each queue's module owns its name, job type, options and processor.
  */
 export { checkEvictionPolicy, redisConnection, waitForRedis } from "./connection.js";
+export {
+  HISTORY_QUEUE,
+  type HistoryAccess,
+  type HistoryJobData,
+  type HistoryJobResult,
+  type HistoryProgress,
+  historyJob,
+} from "./history.js";
 export { NOTIFY_QUEUE, type NotifyJobData, noticeJob } from "./notify.js";
 export { openQueues, type PatrolQueues, QUEUE_NAMES } from "./queues.js";
 export { type PrivateRedis, RedisServerError, startPrivateRedis } from "./redis-server.js";

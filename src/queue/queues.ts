@@ -5,23 +5,27 @@
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "pino";
-import type { PushReference } from "../github/index.js";
+import type { HistoryReference, PushReference } from "../github/index.js";
 import { jobsByState } from "../metrics/index.js";
 import { redisConnection } from "./connection.js";
+import { HISTORY_QUEUE, historyJob } from "./history.js";
 import { NOTIFY_QUEUE } from "./notify.js";
 import { RESPOND_QUEUE } from "./respond.js";
 import { SCAN_QUEUE, scanJob } from "./scan.js";
 
-export const QUEUE_NAMES = [SCAN_QUEUE, RESPOND_QUEUE, NOTIFY_QUEUE] as const;
+export const QUEUE_NAMES = [SCAN_QUEUE, HISTORY_QUEUE, RESPOND_QUEUE, NOTIFY_QUEUE] as const;
 
 export interface PatrolQueues {
   scan: Queue;
+  history: Queue;
   respond: Queue;
   notify: Queue;
   all: Queue[];
   /** The producers' connection (fail-fast), also used for readiness checks. */
   connection: Redis;
   enqueuePush(ref: PushReference): Promise<void>;
+  /** Queues a whole-history scan; returns the job id (an existing one when that repository is already queued). */
+  enqueueHistory(ref: HistoryReference): Promise<string>;
   /** Sets the `patrol_queue_jobs` gauge from Redis (called when /metrics is scraped). */
   refreshMetrics(): Promise<void>;
   close(): Promise<void>;
@@ -36,11 +40,13 @@ export function openQueues(options: { redisUrl: string; prefix: string; logger?:
     return queue;
   };
   const scan = open(SCAN_QUEUE);
+  const history = open(HISTORY_QUEUE);
   const respond = open(RESPOND_QUEUE);
   const notify = open(NOTIFY_QUEUE);
-  const all = [scan, respond, notify];
+  const all = [scan, history, respond, notify];
   return {
     scan,
+    history,
     respond,
     notify,
     all,
@@ -48,6 +54,11 @@ export function openQueues(options: { redisUrl: string; prefix: string; logger?:
     async enqueuePush(ref) {
       const job = scanJob(ref);
       await scan.add(job.name, job.data, job.opts);
+    },
+    async enqueueHistory(ref) {
+      const job = historyJob(ref);
+      const added = await history.add(job.name, job.data, job.opts);
+      return added.id ?? String(job.opts.jobId);
     },
     async refreshMetrics() {
       for (const queue of all) {

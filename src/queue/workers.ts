@@ -10,6 +10,7 @@ import type { IssuerStore } from "../issuer/index.js";
 import { jobsProcessed } from "../metrics/index.js";
 import { FingerprintLookup, type Mailer } from "../respond/index.js";
 import { redisConnection } from "./connection.js";
+import { HISTORY_QUEUE, type HistoryAccess, processHistoryJob } from "./history.js";
 import { NOTIFY_QUEUE, processNotifyJob } from "./notify.js";
 import type { PatrolQueues } from "./queues.js";
 import { processRespondJob, RESPOND_QUEUE } from "./respond.js";
@@ -22,10 +23,11 @@ export interface WorkerDeps {
   store: IssuerStore;
   mailer: Mailer;
   /** Null without a GitHub App: scan jobs fail with a reason (and stay visible) instead of vanishing. */
-  github: GitHubAccess | null;
+  github: (GitHubAccess & HistoryAccess) | null;
   logger: Logger;
-  concurrency: { scan: number; respond: number; notify?: number };
+  concurrency: { scan: number; respond: number; notify?: number; history?: number };
   maxBlobBytes: number;
+  history: { webBaseUrl: string; tempDir: string; maxCloneBytes: number };
 }
 
 export interface RunningWorkers {
@@ -75,6 +77,23 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
         );
       },
       deps.concurrency.scan,
+    ),
+    make(
+      HISTORY_QUEUE,
+      (job) => {
+        if (!deps.github)
+          throw new Error("no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot clone the repository");
+        return processHistoryJob(
+          {
+            github: deps.github,
+            respondQueue: deps.queues.respond,
+            ...deps.history,
+            logger: log.child({ queue: HISTORY_QUEUE }),
+          },
+          job as never,
+        );
+      },
+      deps.concurrency.history ?? 1,
     ),
     make(
       RESPOND_QUEUE,

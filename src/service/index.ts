@@ -98,10 +98,34 @@ export async function startService(
         queues,
         store,
         mailer,
-        github: probot ? { installationClient: (id) => probot.auth(id) } : null,
+        github: probot
+          ? {
+              installationClient: (id) => probot.auth(id),
+              installationToken: async (id) => {
+                // As the app (JWT): a token of its own for git, on the configured API (GHE-aware).
+                const app = await probot.auth();
+                const response = await app.request(
+                  "POST /app/installations/{installation_id}/access_tokens",
+                  {
+                    installation_id: id,
+                  },
+                );
+                return response.data.token;
+              },
+            }
+          : null,
         logger,
-        concurrency: { scan: config.queue.scanConcurrency, respond: config.queue.respondConcurrency },
+        concurrency: {
+          scan: config.queue.scanConcurrency,
+          respond: config.queue.respondConcurrency,
+          history: config.github.history.concurrency,
+        },
         maxBlobBytes: config.github.maxBlobBytes,
+        history: {
+          webBaseUrl: config.github.webBaseUrl,
+          tempDir: config.github.history.tempDir,
+          maxCloneBytes: config.github.history.maxCloneBytes,
+        },
       });
       workers = running;
       closers.push(() => running.close());

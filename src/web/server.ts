@@ -126,13 +126,10 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
     const probot = deps.probot ?? null;
     if (probot) {
       await probot.load(
-        patrolApp(
-          { enqueuePush: (ref) => queues.enqueuePush(ref) },
-          {
-            scanPrivate: config.github.scanPrivate,
-            outcomes,
-          },
-        ),
+        patrolApp(queues, {
+          scanPrivate: config.github.scanPrivate,
+          outcomes,
+        }),
       );
     }
     await app.register(githubWebhookRoutes, { probot, outcomes });
