@@ -285,7 +285,15 @@ export async function secretScanningRoutes(
     });
 
     const wanted = [...new Set(entries.flatMap((e) => (e.candidate ? [e.candidate.fingerprint] : [])))];
-    const ours = new Set((await options.store.findByFingerprints(wanted)).map((m) => m.fingerprint));
+    let ours: Set<string>;
+    try {
+      ours = new Set((await options.store.findByFingerprints(wanted)).map((m) => m.fingerprint));
+    } catch (error) {
+      request.log.error({ err: error }, "secret-scanning matches not looked up");
+      return reply
+        .code(503)
+        .send({ message: "patrol cannot reach its store right now; send the alert again later" });
+    }
     const receivedAt = Date.now();
     const reports = new Map<string, LeakReport>();
     for (const entry of entries) {
