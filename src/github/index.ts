@@ -38,4 +38,13 @@ export {
   type SkippedFile,
   scanPush,
 } from "./scan-push.js";
+export {
+  alertLocation,
+  type PartnerAnswer,
+  SECRET_SCANNING_PATH,
+  SecretScanningKeys,
+  type SecretScanningRouteOptions,
+  SigningKeysUnavailableError,
+  secretScanningRoutes,
+} from "./secret-scanning.js";
 export { githubWebhookRoutes, WEBHOOK_PATH, type WebhookRouteOptions } from "./webhook-route.js";

@@ -187,6 +187,10 @@ export interface PublicDiscoveryInput {
   path: string;
   line: number;
   correlationId?: string | null;
+  /** How patrol learned of it: "push", "history", "secret-scanning". */
+  source?: string | null;
+  /** Where it was seen (a permalink, or GitHub's alert URL). */
+  url?: string | null;
 }
 
 const discoverySchema = z.object({
@@ -196,6 +200,8 @@ const discoverySchema = z.object({
   path: z.string().min(1).max(4096),
   line: z.number().int().min(1),
   correlationId: z.string().max(256).nullable().optional(),
+  source: z.string().min(1).max(64).nullable().optional(),
+  url: z.string().max(4096).nullable().optional(),
 });
 
 /**
@@ -244,6 +250,8 @@ export async function recordPublicDiscovery(
         ownerId: pat.userId,
         ownerName: row.owner_name,
         ...location,
+        ...(parsed.source ? { source: parsed.source } : {}),
+        ...(parsed.url ? { url: parsed.url } : {}),
       },
       correlationId: parsed.correlationId ?? null,
     });

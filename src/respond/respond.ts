@@ -54,6 +54,8 @@ export async function respondToLeak(deps: RespondDeps, report: LeakReport): Prom
       path: location.path,
       line: location.line,
       correlationId: report.correlationId,
+      source: report.source,
+      url: location.url,
     });
   }
 

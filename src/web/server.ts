@@ -7,10 +7,16 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { Config } from "../config.js";
-import { githubWebhookRoutes, patrolApp, type WebhookOutcome } from "../github/index.js";
+import {
+  githubWebhookRoutes,
+  patrolApp,
+  SecretScanningKeys,
+  secretScanningRoutes,
+  type WebhookOutcome,
+} from "../github/index.js";
 import { type IssuerStore, issuerRoutes } from "../issuer/index.js";
 import { registry } from "../metrics/index.js";
-import type { PatrolQueues } from "../queue/index.js";
+import { type PatrolQueues, respondJob } from "../queue/index.js";
 import { dashboardRoutes, loadDashboardSessionSecret } from "./dashboard.js";
 
 export interface WebServerDeps {
@@ -133,6 +139,13 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
       );
     }
     await app.register(githubWebhookRoutes, { probot, outcomes });
+    await app.register(secretScanningRoutes, {
+      keys: new SecretScanningKeys({ apiBaseUrl: config.github.apiBaseUrl }),
+      store,
+      enqueueLeaks: async (reports) => {
+        await queues.respond.addBulk(reports.map(respondJob));
+      },
+    });
     await app.register(dashboardRoutes, {
       queues: queues.all,
       adminKey: config.auth.adminKey,

@@ -307,6 +307,8 @@ describe("a PAT pushed to a public repository", () => {
     expect(metrics).toMatch(/patrol_scan_files_skipped_total\{reason="too-large"\} [1-9]/);
     const [large1] = (await incidents("blobs")).filter((i) => i.locations[0].path === "data/large.txt");
     expect(large1.locations[0].line).toBe(1501);
+    // Two PATs revoked, two mails (waited for, so they cannot land in the next test's mail count).
+    await eventually("the two mails", async () => mailsTo(who.email).length === 2);
   });
 
   it("a token that is not ours is looked up, counted and forgotten", async () => {
