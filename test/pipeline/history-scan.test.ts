@@ -18,7 +18,9 @@ import {
   createTenant,
   eventually,
   issuePat,
+  listIncidents,
   patStatus,
+  queuesIdle,
   startTestPatrol,
   type TestPatrol,
 } from "../support/patrol.js";
@@ -52,24 +54,7 @@ afterAll(async () => {
   if (cloneDir) rmSync(cloneDir, { recursive: true, force: true });
 });
 
-interface IncidentView {
-  authorizationId: string;
-  state: string;
-  locations: {
-    repository: string;
-    commit: string;
-    path: string;
-    line: number;
-    permalink: string;
-    source: string;
-  }[];
-}
-
-async function incidents(tenant: string): Promise<IncidentView[]> {
-  const response = await patrol.admin("GET", `/_apis/patrol/incidents?tenant=${tenant}`);
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { value: IncidentView[] }).value;
-}
+const incidents = (tenant: string) => listIncidents(patrol, tenant);
 
 async function historyJobsFinished(): Promise<number> {
   const counts = await patrol.service.queues.history.getJobCounts("completed", "failed");
@@ -77,13 +62,7 @@ async function historyJobsFinished(): Promise<number> {
 }
 
 async function idle() {
-  await eventually("the queues to drain", async () => {
-    for (const queue of patrol.service.queues.all) {
-      const c = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
-      if (c.waiting + c.active + c.delayed + c.prioritized > 0) return false;
-    }
-    return true;
-  });
+  await eventually("the queues to drain", () => queuesIdle(patrol));
 }
 
 describe("a repository that goes public", () => {

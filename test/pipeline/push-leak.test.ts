@@ -9,10 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintAzdo } from "../../src/tokens/index.js";
 import { type FakeGitHub, type FakeRepository, startFakeGitHub } from "../support/fake-github/index.js";
 import {
+  auditActions,
   createTenant,
   eventually,
+  type IncidentView,
   issuePat,
+  listIncidents,
   patStatus,
+  queuesIdle,
   startTestPatrol,
   type TestPatrol,
 } from "../support/patrol.js";
@@ -55,33 +59,9 @@ function mailsTo(email: string): CapturedMail[] {
   return smtp.messages.filter((m) => m.to.includes(email));
 }
 
-async function incidents(tenant: string) {
-  const response = await patrol.admin("GET", `/_apis/patrol/incidents?tenant=${tenant}`);
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { value: IncidentView[] }).value;
-}
+const incidents = (tenant: string) => listIncidents(patrol, tenant);
 
-interface IncidentView {
-  id: string;
-  state: string;
-  redacted: string;
-  authorizationId: string;
-  mail: { status: string };
-  locations: {
-    repository: string;
-    commit: string;
-    path: string;
-    line: number;
-    permalink: string;
-    source: string;
-  }[];
-}
-
-async function auditActions(tenant: string): Promise<{ actionId: string; data: Record<string, unknown> }[]> {
-  const t = await patrol.service.store.findTenant(tenant);
-  const page = await patrol.service.store.queryAuditLog({ tenantId: t!.id, batchSize: 1000 });
-  return page.entries.map((e) => ({ actionId: e.actionId, data: e.data as Record<string, unknown> }));
-}
+const audit = (tenant: string) => auditActions(patrol, tenant);
 
 describe("a PAT pushed to a public repository", () => {
   it("is revoked, its owner mailed once, the audit log written, and the incident listed — in every form", async () => {
@@ -130,7 +110,7 @@ describe("a PAT pushed to a public repository", () => {
     expect(plainMail.text).toContain(`${repo.htmlUrl}/commit/${after}`);
     expect(plainMail.text).toContain("deploy/env.sh, line 1");
 
-    const events = await auditActions("acme");
+    const events = await audit("acme");
     for (const pat of [plain, inUrl, basic, npmrc]) {
       const mine = events.filter((e) => e.data.authorizationId === pat.authorizationId);
       expect(mine.filter((e) => e.actionId === "Token.PatPublicDiscoveryEvent")).toHaveLength(1);
@@ -176,7 +156,7 @@ describe("a PAT pushed to a public repository", () => {
     expect(mail.text).toContain("NOT revoked");
     expect(mail.text).toContain("Automatically revoke leaked PATs");
     expect(await patStatus(patrol, who.organization, pat.token)).toBe(200);
-    const events = await auditActions("lenient");
+    const events = await audit("lenient");
     expect(events.map((e) => e.actionId)).toContain("Token.PatPublicDiscoveryEvent");
     expect(events.map((e) => e.actionId)).not.toContain("Token.PatSystemRevokeEvent");
     expect((await incidents("lenient"))[0].state).toBe("notRevokedPolicyOff");
@@ -206,7 +186,7 @@ describe("a PAT pushed to a public repository", () => {
     await eventually("the mail", async () => mailsTo(who.email).length === 1);
     await new Promise((r) => setTimeout(r, 1000));
     expect(mailsTo(who.email)).toHaveLength(1);
-    const events = await auditActions("thrice");
+    const events = await audit("thrice");
     expect(events.filter((e) => e.actionId === "Token.PatPublicDiscoveryEvent")).toHaveLength(1);
     expect(events.filter((e) => e.actionId === "Token.PatSystemRevokeEvent")).toHaveLength(1);
     expect(gh.requests.filter((r) => r.path.includes("/thrice-dev/app/compare/"))).toHaveLength(1);
@@ -318,13 +298,7 @@ describe("a PAT pushed to a public repository", () => {
     await repo.commit({ message: "init", files: { "a.txt": "a\n" } });
     // Earlier tests' notices may still be on their way: start from quiet queues.
     const queues = patrol.service.queues;
-    const idle = async () => {
-      for (const queue of [queues.scan, queues.respond, queues.notify]) {
-        const c = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
-        if (c.waiting + c.active + c.delayed + c.prioritized > 0) return false;
-      }
-      return true;
-    };
+    const idle = () => queuesIdle(patrol);
     await eventually("the queues to drain", idle);
     const before = smtp.messages.length;
     const respondedBefore = (await queues.respond.getJobCounts("completed")).completed;

@@ -18,9 +18,11 @@ import {
   startFakeGitHub,
 } from "../support/fake-github/index.js";
 import {
+  auditActions,
   createTenant,
   eventually,
   issuePat,
+  listIncidents,
   patStatus,
   startTestPatrol,
   type TestPatrol,
@@ -77,23 +79,9 @@ function mailsTo(email: string): CapturedMail[] {
   return smtp.messages.filter((m) => m.to.includes(email));
 }
 
-async function auditActions(tenant: string): Promise<{ actionId: string; data: Record<string, unknown> }[]> {
-  const t = await patrol.service.store.findTenant(tenant);
-  const page = await patrol.service.store.queryAuditLog({ tenantId: t!.id, batchSize: 1000 });
-  return page.entries.map((e) => ({ actionId: e.actionId, data: e.data as Record<string, unknown> }));
-}
+const audit = (tenant: string) => auditActions(patrol, tenant);
 
-interface IncidentView {
-  state: string;
-  authorizationId: string;
-  locations: { repository: string; commit: string; path: string; line: number; source: string }[];
-}
-
-async function incidents(tenant: string): Promise<IncidentView[]> {
-  const response = await patrol.admin("GET", `/_apis/patrol/incidents?tenant=${tenant}`);
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { value: IncidentView[] }).value;
-}
+const incidents = (tenant: string) => listIncidents(patrol, tenant);
 
 async function respondJobs(): Promise<number> {
   const counts = await patrol.service.queues.respond.getJobCounts(
@@ -147,7 +135,7 @@ describe("GitHub's secret-scanning partner alerts", () => {
     expect(mail.text).toContain(url);
     expect(mail.raw.toString("utf8")).not.toContain(pat.token);
 
-    const events = await auditActions("alerted");
+    const events = await audit("alerted");
     const discovery = events.filter((e) => e.actionId === "Token.PatPublicDiscoveryEvent");
     expect(discovery).toHaveLength(1);
     expect(discovery[0].data).toMatchObject({
@@ -197,7 +185,7 @@ describe("GitHub's secret-scanning partner alerts", () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(await respondJobs()).toBe(jobs);
     expect(mailsTo(who.email)).toHaveLength(1);
-    const events = await auditActions("twice");
+    const events = await audit("twice");
     expect(events.filter((e) => e.actionId === "Token.PatPublicDiscoveryEvent")).toHaveLength(1);
     expect(events.filter((e) => e.actionId === "Token.PatSystemRevokeEvent")).toHaveLength(1);
     expect((await incidents("twice"))[0].locations).toHaveLength(1);
@@ -218,7 +206,7 @@ describe("GitHub's secret-scanning partner alerts", () => {
     expect(mail.text).toContain("NOT revoked");
     expect(mail.text).toContain("https://gist.github.com/someone/abc123");
     expect(await patStatus(patrol, who.organization, pat.token)).toBe(200);
-    const events = await auditActions("lenient-ss");
+    const events = await audit("lenient-ss");
     expect(events.map((e) => e.actionId)).toContain("Token.PatPublicDiscoveryEvent");
     expect(events.map((e) => e.actionId)).not.toContain("Token.PatSystemRevokeEvent");
     const [incident] = await incidents("lenient-ss");

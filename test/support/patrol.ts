@@ -135,3 +135,47 @@ export async function eventually<T>(
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
+
+/** An incident as the incidents API shows it (the fields the tests read). */
+export interface IncidentView {
+  id: string;
+  state: string;
+  redacted: string;
+  authorizationId: string;
+  mail: { status: string };
+  locations: {
+    repository: string;
+    commit: string;
+    path: string;
+    line: number;
+    permalink: string;
+    source: string;
+  }[];
+}
+
+/** The tenant's incidents through the API, newest first. */
+export async function listIncidents(patrol: TestPatrol, tenant: string): Promise<IncidentView[]> {
+  const response = await patrol.admin("GET", `/_apis/patrol/incidents?tenant=${tenant}`);
+  if (response.status !== 200) throw new Error(`incidents: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { value: IncidentView[] }).value;
+}
+
+/** The tenant's audit events, newest first: action id and data. */
+export async function auditActions(
+  patrol: TestPatrol,
+  tenant: string,
+): Promise<{ actionId: string; data: Record<string, unknown> }[]> {
+  const t = await patrol.service.store.findTenant(tenant);
+  if (!t) throw new Error(`no tenant ${tenant}`);
+  const page = await patrol.service.store.queryAuditLog({ tenantId: t.id, batchSize: 1000 });
+  return page.entries.map((e) => ({ actionId: e.actionId, data: e.data as Record<string, unknown> }));
+}
+
+/** True when no queue has a job waiting, running or delayed. */
+export async function queuesIdle(patrol: TestPatrol): Promise<boolean> {
+  for (const queue of patrol.service.queues.all) {
+    const c = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+    if (c.waiting + c.active + c.delayed + c.prioritized > 0) return false;
+  }
+  return true;
+}
