@@ -8,10 +8,9 @@ import { type Job, type JobsOptions, type Queue, UnrecoverableError } from "bull
 import type { Logger } from "pino";
 import { scanStream } from "../detect/index.js";
 import { CloneTooLargeError, cloneForHistory, type HistoryReference, permalink } from "../github/index.js";
-import { bytesScanned, findings as findingsCounter } from "../metrics/index.js";
-import type { LeakReport } from "../respond/index.js";
+import { bytesScanned } from "../metrics/index.js";
 import { gitHistory, HistoryTally } from "../sources/index.js";
-import { MAX_LOCATIONS_PER_JOB, respondJob } from "./respond.js";
+import { LeakReportCollector } from "./leak-reports.js";
 
 export const HISTORY_QUEUE = "history";
 export type HistoryJobData = HistoryReference;
@@ -87,44 +86,23 @@ export async function processHistoryJob(
     throw error;
   }
   const htmlUrl = `${deps.webBaseUrl.replace(/\/+$/, "")}/${ref.repository.fullName}`;
-  const reports = new Map<string, LeakReport>();
-  const seen = new Set<string>();
+  const reports = new LeakReportCollector({
+    source: "history",
+    correlationId: ref.deliveryId,
+    receivedAt: ref.receivedAt,
+  });
   const tally = new HistoryTally();
   let found = 0;
-  let dropped = 0;
   try {
     let lastProgress = Date.now();
     const history = gitHistory(clone.gitDir, { all: true }, tally);
     // Legacy candidates whose checksum fails are looked up too: the store, not the checksum, decides.
     for await (const finding of scanStream(history, { kind: "diff" }, { legacyCandidates: true })) {
       found++;
-      findingsCounter.inc({ format: finding.format });
-      let report = reports.get(finding.fingerprint);
-      if (!report) {
-        report = {
-          fingerprint: finding.fingerprint,
-          format: finding.format,
-          checksumValid: finding.checksumValid,
-          redacted: finding.redacted,
-          source: "history",
-          locations: [],
-          correlationId: ref.deliveryId,
-          receivedAt: ref.receivedAt,
-        };
-        reports.set(finding.fingerprint, report);
-      }
       const commit = finding.commit ?? "";
       const path = finding.path ?? "";
       const line = finding.line ?? 1;
-      // The same line can show again (a rename, a merge): one location each.
-      const key = `${finding.fingerprint} ${commit} ${path} ${line}`;
-      if (seen.has(key)) continue;
-      if (report.locations.length >= MAX_LOCATIONS_PER_JOB) {
-        dropped++;
-        continue;
-      }
-      seen.add(key);
-      report.locations.push({
+      reports.add(finding, {
         repository: ref.repository.fullName,
         commit,
         path,
@@ -137,7 +115,7 @@ export async function processHistoryJob(
           phase: "scanning",
           bytes: tally.bytes,
           commits: tally.commits,
-          tokens: reports.size,
+          tokens: reports.tokens,
         });
       }
     }
@@ -145,22 +123,27 @@ export async function processHistoryJob(
     await clone.remove();
   }
   bytesScanned.inc(tally.bytes);
-  if (dropped > 0)
+  if (reports.dropped > 0)
     deps.logger.warn(
-      { repository: ref.repository.fullName, dropped },
+      { repository: ref.repository.fullName, dropped: reports.dropped },
       "more locations than one respond job carries: the rest are not listed",
     );
-  if (reports.size > 0) await deps.respondQueue.addBulk([...reports.values()].map((r) => respondJob(r)));
-  await progress({ phase: "done", bytes: tally.bytes, commits: tally.commits, tokens: reports.size });
+  if (reports.tokens > 0) await deps.respondQueue.addBulk(reports.jobs());
+  await progress({ phase: "done", bytes: tally.bytes, commits: tally.commits, tokens: reports.tokens });
   deps.logger.info(
-    { repository: ref.repository.fullName, commits: tally.commits, bytes: tally.bytes, tokens: reports.size },
+    {
+      repository: ref.repository.fullName,
+      commits: tally.commits,
+      bytes: tally.bytes,
+      tokens: reports.tokens,
+    },
     "history scanned",
   );
   return {
     commits: tally.commits,
     bytes: tally.bytes,
     findings: found,
-    tokens: reports.size,
-    locationsDropped: dropped,
+    tokens: reports.tokens,
+    locationsDropped: reports.dropped,
   };
 }

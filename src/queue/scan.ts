@@ -7,9 +7,8 @@ import type { Job, JobsOptions, Queue } from "bullmq";
 import type { Logger } from "pino";
 import type { GitHubClient, PushReference } from "../github/index.js";
 import { scanPush } from "../github/index.js";
-import { bytesScanned, filesSkipped, findings as findingsCounter } from "../metrics/index.js";
-import type { LeakReport } from "../respond/index.js";
-import { respondJob } from "./respond.js";
+import { bytesScanned, filesSkipped } from "../metrics/index.js";
+import { LeakReportCollector } from "./leak-reports.js";
 
 export const SCAN_QUEUE = "scan";
 export type ScanJobData = PushReference;
@@ -76,40 +75,27 @@ export async function processScanJob(deps: ScanDeps, job: Job<ScanJobData>): Pro
       { repository: ref.repository.fullName, commits: result.missingCommits },
       "pushed commits no longer on GitHub (force-pushed away): not scanned",
     );
-  const reports = new Map<string, LeakReport>();
-  for (const found of result.findings) {
-    findingsCounter.inc({ format: found.finding.format });
-    const fp = found.finding.fingerprint;
-    let report = reports.get(fp);
-    if (!report) {
-      report = {
-        fingerprint: fp,
-        format: found.finding.format,
-        checksumValid: found.finding.checksumValid,
-        redacted: found.finding.redacted,
-        source: "push",
-        locations: [],
-        correlationId: ref.deliveryId,
-        receivedAt: ref.receivedAt,
-      };
-      reports.set(fp, report);
-    }
-    report.locations.push({
+  const reports = new LeakReportCollector({
+    source: "push",
+    correlationId: ref.deliveryId,
+    receivedAt: ref.receivedAt,
+  });
+  for (const found of result.findings)
+    reports.add(found.finding, {
       repository: ref.repository.fullName,
       commit: found.commit,
       path: found.path,
       line: found.line,
       url: found.url,
     });
-  }
-  if (reports.size > 0) await deps.respondQueue.addBulk([...reports.values()].map((r) => respondJob(r)));
+  if (reports.tokens > 0) await deps.respondQueue.addBulk(reports.jobs());
   return {
     mode: result.mode,
     commits: result.commits,
     files: result.files,
     bytes: result.bytes,
     findings: result.findings.length,
-    tokens: reports.size,
+    tokens: reports.tokens,
     skipped: result.skipped.length,
   };
 }
