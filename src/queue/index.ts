@@ -12,7 +12,7 @@ export {
   historyJob,
 } from "./history.js";
 export { NOTIFY_QUEUE, type NotifyJobData, noticeJob } from "./notify.js";
-export { openQueues, type PatrolQueues, QUEUE_NAMES } from "./queues.js";
+export { openQueues, type PatrolQueues } from "./queues.js";
 export { type PrivateRedis, RedisServerError, startPrivateRedis } from "./redis-server.js";
 export { MAX_LOCATIONS_PER_JOB, RESPOND_QUEUE, type RespondJobData, respondJob } from "./respond.js";
 export { type GitHubAccess, SCAN_QUEUE, type ScanJobData, type ScanJobResult, scanJob } from "./scan.js";

@@ -13,8 +13,6 @@ import { NOTIFY_QUEUE } from "./notify.js";
 import { RESPOND_QUEUE } from "./respond.js";
 import { SCAN_QUEUE, scanJob } from "./scan.js";
 
-export const QUEUE_NAMES = [SCAN_QUEUE, HISTORY_QUEUE, RESPOND_QUEUE, NOTIFY_QUEUE] as const;
-
 export interface PatrolQueues {
   scan: Queue;
   history: Queue;
