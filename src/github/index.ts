@@ -32,6 +32,14 @@ export {
   ZERO_SHA,
 } from "./push-reference.js";
 export {
+  nextCursor,
+  REDELIVERY_OVERLAP_MS,
+  REDELIVERY_WINDOW_MS,
+  type RedeliveryRun,
+  type RedeliveryState,
+  redeliverFailedDeliveries,
+} from "./redeliver-failed.js";
+export {
   type LocatedFinding,
   type PushScanResult,
   permalink,

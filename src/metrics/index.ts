@@ -14,6 +14,13 @@ export const webhooksReceived = new Counter({
   registers: [registry],
 });
 
+export const webhookRedeliveries = new Counter({
+  name: "patrol_webhook_redeliveries_total",
+  help: "Failed webhook deliveries patrol asked GitHub to redeliver, by result (requested, refused)",
+  labelNames: ["result"] as const,
+  registers: [registry],
+});
+
 export const jobsByState = new Gauge({
   name: "patrol_queue_jobs",
   help: "Jobs in each queue by state (read from Redis when scraped)",

@@ -13,6 +13,7 @@ import { redisConnection } from "./connection.js";
 import { HISTORY_QUEUE, type HistoryAccess, processHistoryJob } from "./history.js";
 import { NOTIFY_QUEUE, processNotifyJob } from "./notify.js";
 import type { PatrolQueues } from "./queues.js";
+import { processRedeliveryJob, REDELIVERY_QUEUE, type RedeliveryAccess } from "./redelivery.js";
 import { processRespondJob, RESPOND_QUEUE } from "./respond.js";
 import { type GitHubAccess, processScanJob, SCAN_QUEUE } from "./scan.js";
 
@@ -23,7 +24,7 @@ export interface WorkerDeps {
   store: IssuerStore;
   mailer: Mailer;
   /** Null without a GitHub App: scan jobs fail with a reason (and stay visible) instead of vanishing. */
-  github: (GitHubAccess & HistoryAccess) | null;
+  github: (GitHubAccess & HistoryAccess & RedeliveryAccess) | null;
   logger: Logger;
   concurrency: { scan: number; respond: number; notify?: number; history?: number };
   maxBlobBytes: number;
@@ -117,6 +118,25 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
           job as never,
         ),
       deps.concurrency.notify ?? 4,
+    ),
+    make(
+      REDELIVERY_QUEUE,
+      (job) => {
+        if (!deps.github)
+          throw new Error(
+            "no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot list webhook deliveries",
+          );
+        return processRedeliveryJob(
+          {
+            github: deps.github,
+            redis: deps.queues.connection,
+            prefix: deps.prefix,
+            logger: log.child({ queue: REDELIVERY_QUEUE }),
+          },
+          job,
+        );
+      },
+      1,
     ),
   ];
   return {
