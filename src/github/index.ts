@@ -17,6 +17,7 @@ export {
   type HistoryClone,
 } from "./history-clone.js";
 export {
+  AppNotInstalledError,
   type HistoryReference,
   type HistoryRepository,
   type HistoryTrigger,
