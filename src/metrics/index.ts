@@ -21,6 +21,20 @@ export const webhookRedeliveries = new Counter({
   registers: [registry],
 });
 
+export const partnerMatches = new Counter({
+  name: "patrol_partner_matches_total",
+  help: "Token matches in GitHub secret-scanning partner alerts, by the label answered (true_positive, false_positive)",
+  labelNames: ["label"] as const,
+  registers: [registry],
+});
+
+export const partnerAlertsRefused = new Counter({
+  name: "patrol_partner_alerts_refused_total",
+  help: "Secret-scanning partner alerts not acted on, by reason (headers, key-identifier, empty, unknown-key, signature, json, shape, content-type, too-large, keys-unavailable, store-unavailable, queue-unavailable)",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
 export const jobsByState = new Gauge({
   name: "patrol_queue_jobs",
   help: "Jobs in each queue by state (read from Redis when scraped)",
