@@ -1,8 +1,13 @@
 /**
- * Webhooks that arrive while Redis is down are answered 503, so GitHub records them failed; once Redis is back
- * the scheduled redelivery job lists the app's deliveries on the fake GitHub and asks for each failed GUID once:
- * the leaks are revoked and mailed once each, a second run asks for nothing, a delivery past GitHub's 3-day
- * window is left alone, and a GUID already delivered successfully is not asked for again.
+ * patrol while its Redis is down, on a Redis of this suite's own that it stops and starts again (AOF on).
+ *
+ * Webhooks are answered 503, so GitHub records them failed; once Redis is back the scheduled redelivery job
+ * lists the app's deliveries on the fake GitHub and asks for each failed GUID once: the leaks are revoked and
+ * mailed once each, a second run asks for nothing, a delivery past GitHub's 3-day window is left alone, and a
+ * GUID already delivered successfully is not asked for again.
+ *
+ * GitHub's secret-scanning partner alerts are answered 503 and nothing is acted on; GitHub's retry once Redis is
+ * back is acted on exactly once.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -19,15 +24,19 @@ import {
   startPrivateRedis,
 } from "../../src/queue/index.js";
 import {
+  createSecretScanningKey,
   type DeliveryRecord,
   type FakeGitHub,
   type FakeRepository,
+  postPartnerAlert,
+  type SecretScanningSigner,
   startFakeGitHub,
 } from "../support/fake-github/index.js";
 import {
   createTenant,
   eventually,
   issuePat,
+  listIncidents,
   patStatus,
   startTestPatrol,
   type TestPatrol,
@@ -46,9 +55,12 @@ let redis: PrivateRedis;
 let patrol: TestPatrol;
 let repo: FakeRepository;
 let webhookUrl: string;
+let signer: SecretScanningSigner;
 
 beforeAll(async () => {
   gh = await startFakeGitHub();
+  signer = createSecretScanningKey();
+  gh.setSecretScanningKeys([signer.publicKey]);
   smtp = await startSmtpCapture();
   // A Redis of this suite's own (AOF on, as in production), to stop and start again.
   redisDir = mkdtempSync(path.join(tmpdir(), "patrol-redelivery-"));
@@ -189,5 +201,50 @@ describe("webhooks missed while Redis was down", () => {
     const state = redisRedeliveryState(patrol.service.queues.connection, prefix);
     expect(await state.since()).toBe(newest);
     expect(fourth.since).toBe(newest);
+  });
+});
+
+describe("a partner alert while Redis is down", () => {
+  it("is answered 503 and acted on not at all; GitHub's retry once Redis is back is acted on exactly once", async () => {
+    const who = await createTenant(patrol, "alert-outage");
+    const pat = await issuePat(patrol, who, "alerted-during-outage");
+    const alertUrl = `${patrol.url}/api/github/secret-scanning`;
+    const url = "https://github.com/outage-dev/app/blob/0123456789abcdef0123456789abcdef01234567/a.env#L2";
+    const alert = [{ token: pat.token, type: "azure_devops_personal_access_token", url, source: "content" }];
+    const mailsBefore = smtp.messages.length;
+    // The signing keys are fetched (and cached) while Redis is up: the outage is Redis's alone.
+    expect((await postPartnerAlert(alertUrl, signer, [])).status).toBe(200);
+
+    await redis.stop();
+    const down = await postPartnerAlert(alertUrl, signer, alert);
+    expect(down.status).toBe(503);
+    expect(down.body).toMatch(/send the alert again later/);
+    redis = await startPrivateRedis({ dir: redisDir, port: redis.port });
+    await eventually("patrol to be ready again", async () => (await fetch(`${patrol.url}/readyz`)).ok);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await patStatus(patrol, who.organization, pat.token)).toBe(200);
+    expect(await listIncidents(patrol, "alert-outage")).toEqual([]);
+    expect(smtp.messages.length).toBe(mailsBefore);
+
+    const retried = await postPartnerAlert(alertUrl, signer, alert);
+    expect(retried.status).toBe(200);
+    expect(JSON.parse(retried.body)[0].label).toBe("true_positive");
+    await eventually(
+      "the PAT to stop working",
+      async () => (await patStatus(patrol, who.organization, pat.token)) === 401,
+    );
+    // GitHub may send it yet again: nothing more happens.
+    expect((await postPartnerAlert(alertUrl, signer, alert)).status).toBe(200);
+    await eventually("the mail", async () => smtp.messages.length > mailsBefore);
+    await new Promise((r) => setTimeout(r, 500));
+    const mails = smtp.messages.slice(mailsBefore);
+    expect(mails.map((m) => m.subject)).toEqual([
+      'Your personal access token "alerted-during-outage" was found in a public repository',
+    ]);
+    const [incident] = await listIncidents(patrol, "alert-outage");
+    expect(incident.state).toBe("revoked");
+    expect(incident.locations).toEqual([
+      expect.objectContaining({ source: "secret-scanning", path: "a.env", line: 2 }),
+    ]);
   });
 });
