@@ -5,7 +5,7 @@
  */
 
 import type { Logger } from "pino";
-import { type ApplicationFunction, Probot } from "probot";
+import { type ApplicationFunction, Probot, ProbotOctokit } from "probot";
 import type { Config } from "../config.js";
 import {
   type HistoryReference,
@@ -38,8 +38,25 @@ export function createGitHubApp(config: Config, logger: Logger): Probot | null {
     secret: webhookSecret,
     baseUrl: apiBaseUrl,
     log: logger.child({ name: "probot" }),
+    Octokit: NoRateLimitWaitOctokit,
   });
 }
+
+/**
+ * Probot's Octokit, except that rate limits are not slept through in-process (Probot would wait out a primary
+ * limit until its reset, up to an hour, holding a worker slot): the request fails at once and the job delays
+ * itself until GitHub may be called again (see `rateLimitWait`). Probot already gives up on secondary limits.
+ */
+const NoRateLimitWaitOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
+  // Octokit's retry plugin would retry a 429 after 1, 4 and 9 s, whatever its `retry-after` says.
+  retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
+  throttle: {
+    ...(options.throttle as object | undefined),
+    onRateLimit: () => false,
+    onSecondaryRateLimit: () => false,
+  },
+}));
 
 /**
  * The app function. `outcomes` receives each delivery's outcome by delivery id (the webhook route reads it

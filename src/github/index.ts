@@ -32,6 +32,7 @@ export {
   type RepositoryRef,
   ZERO_SHA,
 } from "./push-reference.js";
+export { type RateLimitWait, rateLimitWait } from "./rate-limit.js";
 export {
   nextCursor,
   REDELIVERY_OVERLAP_MS,

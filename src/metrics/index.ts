@@ -35,6 +35,13 @@ export const partnerAlertsRefused = new Counter({
   registers: [registry],
 });
 
+export const rateLimitDelays = new Counter({
+  name: "patrol_rate_limit_delays_total",
+  help: "Jobs moved to delayed until GitHub's rate limit lets them call again, by queue and limit (primary, secondary)",
+  labelNames: ["queue", "limit"] as const,
+  registers: [registry],
+});
+
 export const jobsByState = new Gauge({
   name: "patrol_queue_jobs",
   help: "Jobs in each queue by state (read from Redis when scraped)",
