@@ -114,6 +114,8 @@ describe("webhooks missed while Redis was down", () => {
   it("are redelivered once each when it is back: leaks revoked, one mail each, nothing doubled", async () => {
     const schedulers = await patrol.service.queues.redelivery.getJobSchedulers();
     expect(schedulers).toEqual([expect.objectContaining({ key: REDELIVERY_SCHEDULER_ID, every: 3_600_000 })]);
+    // One run at a time across every worker process.
+    expect(await patrol.service.queues.redelivery.getGlobalConcurrency()).toBe(1);
 
     // The scheduler's first run comes at once; let it finish before Redis goes away.
     await eventually(
