@@ -2,7 +2,14 @@
  * The queues between the stages (BullMQ on Redis): `scan` (push references), `respond` (leaked tokens by
  * fingerprint), `notify` (owner notices). Each queue's module owns its name, job type, options and processor.
  */
-export { checkEvictionPolicy, redisConnection, waitForRedis } from "./connection.js";
+export {
+  checkEvictionPolicy,
+  describeRedis,
+  type RedisClient,
+  type RedisTarget,
+  redisConnection,
+  waitForRedis,
+} from "./connection.js";
 export {
   HISTORY_QUEUE,
   type HistoryAccess,
