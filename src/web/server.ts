@@ -125,7 +125,18 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
 
   if (deps.role === "worker") return app;
 
-  await app.register(issuerRoutes, { store, config, logger });
+  await app.register(issuerRoutes, {
+    store,
+    config,
+    logger,
+    // Shared through the queues' Redis (one server or the cluster); braces dropped so the counters spread over
+    // the cluster's slots instead of sitting with the queues.
+    rateLimit: {
+      ...config.rateLimit,
+      redis: queues?.connection,
+      namespace: `patrol-rate-limit:${config.queue.prefix.replace(/[{}]/g, "")}:`,
+    },
+  });
 
   if (queues) {
     const outcomes = new Map<string, WebhookOutcome>();

@@ -39,6 +39,9 @@ export async function startTestPatrol(
     PATROL_ADMIN_KEY: adminKey,
     REDIS_URL: testRedisUrl(),
     QUEUE_PREFIX: uniqueQueuePrefix("e2e"),
+    // Tests poll the API far faster than any client; test/scale/rate-limit.test.ts tests the limits themselves.
+    RATE_LIMIT_API_MAX: "1000000",
+    RATE_LIMIT_PAT_AUTH_MAX: "1000000",
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });
