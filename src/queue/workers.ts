@@ -122,7 +122,9 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   return {
     workers,
     async close() {
-      await Promise.all(workers.map((w) => w.close()));
+      const closing = Promise.all(workers.map((w) => w.close()));
+      deps.logger.info("workers take no new jobs; waiting for the active ones to finish");
+      await closing;
       // BullMQ leaves connections it was given open.
       for (const connection of connections) connection.disconnect();
     },
