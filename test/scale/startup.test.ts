@@ -64,9 +64,9 @@ describe("the eviction-policy check", () => {
   it("checks every master of a cluster and names the one that evicts", async () => {
     const [evicting] = cluster.ports;
     const node = new Redis({ host: "127.0.0.1", port: evicting });
+    await node.config("SET", "maxmemory-policy", "volatile-ttl");
     const client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
     try {
-      await node.config("SET", "maxmemory-policy", "volatile-ttl");
       await new Promise((resolve) => client.once("ready", resolve));
       const { logger, lines } = capturingLogger();
       const policies = await checkEvictionPolicy(client, logger);
