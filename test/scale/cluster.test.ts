@@ -226,4 +226,13 @@ describe("two web and two worker processes on a Redis Cluster", () => {
       client.disconnect();
     }
   });
+  it("all exit 0 within 30 s of SIGTERM, closing their cluster connections; then no webhook is taken", async () => {
+    const hook = `${webs[0].url}/api/github/webhooks`;
+    const signalled = Date.now();
+    for (const p of [...webs, ...workers]) p.child.kill("SIGTERM");
+    const exits = await Promise.all([...webs, ...workers].map((p) => p.exited));
+    expect(Date.now() - signalled).toBeLessThan(30_000);
+    expect(exits).toEqual(exits.map(() => ({ code: 0, signal: null })));
+    await expect(fetch(hook, { method: "POST", body: "{}" })).rejects.toThrow();
+  });
 });
