@@ -4,6 +4,9 @@
  * (TRUST_PROXY=true, as behind a load balancer), which lets one test be several clients.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildIssuerServer } from "../../src/issuer/index.js";
+import { redisConnection } from "../../src/queue/index.js";
+import { ADMIN_KEY, openTestIssuer } from "../support/issuer.js";
 import {
   deploymentEnv,
   type PatrolProcess,
@@ -119,5 +122,39 @@ describe("rate limits shared by two web processes", () => {
     }
     // The same address is still under the API's own limit for requests without a PAT.
     expect((await call(webs[0], agent, TENANT)).status).toBe(200);
+  });
+});
+
+describe("rate limits when Redis is away", () => {
+  it("are not enforced: the API, which needs only the database, keeps answering", async () => {
+    const issuer = await openTestIssuer();
+    // Nothing listens on port 1: every count fails at once (a producer connection does not queue commands).
+    const redis = redisConnection("redis://127.0.0.1:1", "producer");
+    const app = await buildIssuerServer({
+      store: issuer.store,
+      config: issuer.config,
+      logger: issuer.logger,
+      rateLimit: { apiMax: 2, patAuthMax: 1, windowSeconds: 60, redis, namespace: "patrol-rate-limit:away:" },
+    });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = await app.inject({
+          method: "GET",
+          url: "/_apis/patrol/tenants/nobody",
+          headers: { "x-patrol-admin-key": ADMIN_KEY },
+        });
+        expect(r.statusCode, r.body).toBe(404);
+      }
+      const pat = await app.inject({
+        method: "GET",
+        url: "/nobody-org/_apis/connectionData",
+        headers: { authorization: `Basic ${Buffer.from("any:not-a-pat").toString("base64")}` },
+      });
+      expect(pat.statusCode).toBe(401);
+    } finally {
+      await app.close();
+      redis.disconnect();
+      await issuer.close();
+    }
   });
 });
