@@ -31,6 +31,7 @@ const schema = z.object({
   PATROL_DATA_DIR: z.string().default("./data"),
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
+  REDIS_CLUSTER_NODES: optionalString,
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9{}_.-]{1,64}$/, "letters, digits, braces, _ . - only")
@@ -61,6 +62,9 @@ const schema = z.object({
   AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
   AUTH_FAILURE_LIMIT: z.coerce.number().int().min(1).default(20),
   AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(60),
+  RATE_LIMIT_API_MAX: count(1000, 1_000_000),
+  RATE_LIMIT_PAT_AUTH_MAX: count(300, 1_000_000),
+  RATE_LIMIT_WINDOW_SECONDS: count(60, 86_400),
   OIDC_MAX_TOKEN_AGE_SECONDS: z.coerce
     .number()
     .int()
@@ -74,6 +78,14 @@ const schema = z.object({
 
 export type Env = z.input<typeof schema>;
 
+/** A Redis Cluster by its seed nodes (ioredis discovers the rest); credentials and TLS apply to every node. */
+export interface RedisClusterConfig {
+  nodes: { host: string; port: number }[];
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+}
+
 export interface Config {
   env: "development" | "production" | "test";
   logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -86,8 +98,15 @@ export interface Config {
   dataDir: string;
   /** Postgres connection string; undefined means the embedded PGlite under `dataDir`. */
   databaseUrl: string | undefined;
-  /** Redis connection string; undefined means a private redis-server started by patrol. */
+  /** Redis connection string; undefined (and no cluster) means a private redis-server started by patrol. */
   redisUrl: string | undefined;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster instead of one server (never both). */
+  redisCluster: RedisClusterConfig | undefined;
+  /**
+   * Per client address and window, counted in Redis so every web process shares one count: `apiMax` requests to
+   * the issuer API, of which `patAuthMax` may carry a PAT (HTTP Basic). Webhooks and partner alerts are not limited.
+   */
+  rateLimit: { apiMax: number; patAuthMax: number; windowSeconds: number };
   auth: {
     adminKey: string | undefined;
     oidc: { issuer: string | undefined; audience: string | undefined; jwksUrl: string | undefined };
@@ -166,6 +185,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: path.resolve(e.PATROL_DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER_NODES === undefined ? undefined : parseClusterNodes(e.REDIS_CLUSTER_NODES),
+    rateLimit: {
+      apiMax: e.RATE_LIMIT_API_MAX,
+      patAuthMax: e.RATE_LIMIT_PAT_AUTH_MAX,
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+    },
     auth: {
       adminKey: e.PATROL_ADMIN_KEY,
       oidc: { issuer: e.OIDC_ISSUER, audience: e.OIDC_AUDIENCE, jwksUrl: e.OIDC_JWKS_URL },
@@ -197,6 +222,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
           : e.PATROL_SECURE_COOKIES === "true",
     },
   };
+  if (config.redisUrl !== undefined && config.redisCluster !== undefined) {
+    throw new ConfigError("invalid configuration: set REDIS_URL or REDIS_CLUSTER_NODES, not both");
+  }
   if (config.auth.adminKey !== undefined && config.auth.adminKey.length < 16) {
     throw new ConfigError("invalid configuration: PATROL_ADMIN_KEY must be at least 16 characters");
   }
@@ -283,6 +311,44 @@ function githubConfig(e: z.output<typeof schema>): Config["github"] {
   };
 }
 
+/**
+ * `host:port,host:port,...`, or the same as `redis://[user:password@]host:port` (`rediss://` for TLS) URLs;
+ * credentials and TLS are taken from the entries that give them and must agree.
+ */
+function parseClusterNodes(value: string): RedisClusterConfig {
+  const fail = (why: string): never => {
+    throw new ConfigError(`invalid configuration: REDIS_CLUSTER_NODES: ${why}`);
+  };
+  const cluster: RedisClusterConfig = { nodes: [], username: undefined, password: undefined, tls: false };
+  const schemes = new Set<string>();
+  for (const entry of value.split(",").map((s) => s.trim())) {
+    if (entry === "") fail("an empty entry (expected host:port,host:port)");
+    let url: URL;
+    try {
+      url = new URL(entry.includes("://") ? entry : `redis://${entry}`);
+    } catch {
+      return fail(`${JSON.stringify(entry.replace(/\/\/[^@]*@/, "//…@"))} is not host:port`);
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:") fail("URLs must be redis:// or rediss://");
+    const port = Number(url.port);
+    if (!url.hostname || !Number.isInteger(port) || port < 1)
+      fail(`${url.host || entry} needs a host and a port`);
+    schemes.add(url.protocol);
+    const username = url.username === "" ? undefined : decodeURIComponent(url.username);
+    const password = url.password === "" ? undefined : decodeURIComponent(url.password);
+    if (password !== undefined) {
+      if (cluster.password !== undefined && (cluster.password !== password || cluster.username !== username))
+        fail("the entries give different credentials");
+      cluster.username = username;
+      cluster.password = password;
+    }
+    cluster.nodes.push({ host: url.hostname.replace(/^\[(.*)\]$/, "$1"), port });
+  }
+  if (schemes.size > 1) fail("mixes redis:// and rediss://");
+  cluster.tls = schemes.has("rediss:");
+  return cluster;
+}
+
 /** 64+ hex characters, or base64 of 32+ bytes. */
 function parseAuditKey(value: string): Buffer {
   const key = /^[0-9a-fA-F]+$/.test(value) ? Buffer.from(value, "hex") : Buffer.from(value, "base64");
@@ -302,6 +368,11 @@ export function estimatedEntropyBits(secret: string): number {
   let perCharacter = 0;
   for (const n of counts.values()) perCharacter -= (n / length) * Math.log2(n / length);
   return perCharacter * length;
+}
+
+/** The Redis the processes share: a URL, a cluster's nodes, or undefined when neither is set. */
+export function sharedRedis(config: Config): string | RedisClusterConfig | undefined {
+  return config.redisCluster ?? config.redisUrl;
 }
 
 /** The environment child processes (git) start from, plus `extra`: the one other place env is read. */

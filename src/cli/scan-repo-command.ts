@@ -3,7 +3,7 @@
  * for the workers to run (so it needs the shared Redis, REDIS_URL, and the GitHub App's credentials).
  */
 import { randomUUID } from "node:crypto";
-import { type Config, ConfigError, loadConfig } from "../config.js";
+import { type Config, ConfigError, loadConfig, sharedRedis } from "../config.js";
 import { createGitHubApp, manualHistoryReference } from "../github/index.js";
 import { createLogger } from "../logging.js";
 import { openQueues } from "../queue/index.js";
@@ -15,13 +15,16 @@ export const SCAN_REPO_USAGE = `usage: patrol scan-repo OWNER/NAME
 export async function runScanRepo(argv: string[], io: CliIo, config: Config = loadConfig()): Promise<number> {
   if (argv.length !== 1 || !/^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/.test(argv[0]))
     throw new UsageError("patrol scan-repo takes one repository, as OWNER/NAME");
-  if (!config.redisUrl)
-    throw new ConfigError("patrol scan-repo hands the scan to the workers: set REDIS_URL to their Redis");
+  const redis = sharedRedis(config);
+  if (!redis)
+    throw new ConfigError(
+      "patrol scan-repo hands the scan to the workers: set REDIS_URL (or REDIS_CLUSTER_NODES) to their Redis",
+    );
   const logger = createLogger(config);
   const probot = createGitHubApp(config, logger);
   if (!probot) throw new ConfigError("patrol scan-repo needs the GitHub App: set APP_ID and PRIVATE_KEY");
   const ref = await manualHistoryReference(probot, argv[0], `manual-${randomUUID()}`);
-  const queues = openQueues({ redisUrl: config.redisUrl, prefix: config.queue.prefix, logger });
+  const queues = openQueues({ redis, prefix: config.queue.prefix, logger });
   try {
     const jobId = await queues.enqueueHistory(ref);
     io.stdout.write(

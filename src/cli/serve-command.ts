@@ -22,11 +22,6 @@ export async function runServe(
     throw new UsageError(`patrol ${mode} takes no arguments; configure it with environment variables`);
   const config = loadConfig();
   const logger = createLogger(config);
-  if (config.env === "production" && !config.auth.adminKey && !config.auth.oidc.issuer) {
-    logger.warn(
-      "neither PATROL_ADMIN_KEY nor OIDC_ISSUER is set: nobody can call the lifecycle or admin API",
-    );
-  }
   // Before any database is opened: a second patrol on a busy port must not touch the first one's data.
   await assertAddressFree(config.http.host, config.http.port);
   const service = await startService(mode, config, logger);

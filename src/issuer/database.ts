@@ -41,6 +41,33 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
 }
 
+/**
+ * Connects once to the Postgres server of `databaseUrl` and runs `select 1`, within `timeoutMs`; throws an error
+ * that names the server (never the password) and the reason. A pool would wait for a dead server without end.
+ */
+export async function assertPostgresReachable(databaseUrl: string, timeoutMs = 10_000): Promise<void> {
+  let where = "the database";
+  try {
+    const url = new URL(databaseUrl);
+    where = `the database at ${url.hostname}:${url.port || 5432}${url.pathname}`;
+  } catch {
+    // libpq key=value strings: pg reads them, and the message stays generic.
+  }
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: timeoutMs });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("select 1");
+  } catch (error) {
+    // Node reports a refused connection to every address of a name as an AggregateError with no message.
+    const reasons = error instanceof AggregateError ? (error.errors as Error[]) : [error as Error];
+    const reason = reasons.map((e) => e.message || e.name).join("; ");
+    throw new Error(`cannot reach ${where} (${reason}): check DATABASE_URL`);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.databaseUrl) return openPostgres(options.databaseUrl, options.maxConnections ?? 10);
   if (options.inMemory) return openPglite(undefined);

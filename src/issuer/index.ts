@@ -11,7 +11,13 @@ export type { AuditChainReport, AuditEvent, AuditPage, AuditQuery } from "./audi
 export { AUDIT_ACTIONS, type AuditActionId } from "./audit.js";
 export type { PatAuthFailure, PatAuthResult, PatIdentity } from "./auth.js";
 export { DataDirectoryInUse } from "./data-dir-lock.js";
-export { type Database, type OpenDatabaseOptions, openDatabase, type Queryable } from "./database.js";
+export {
+  assertPostgresReachable,
+  type Database,
+  type OpenDatabaseOptions,
+  openDatabase,
+  type Queryable,
+} from "./database.js";
 export { EARLIEST_DATE, LATEST_DATE, parseDateTime, requireDateTime } from "./dates.js";
 export { IssuerError, type IssuerErrorKind, type PatTokenError } from "./errors.js";
 export {

@@ -3,7 +3,14 @@
  * `respond` (leaked tokens by fingerprint), `notify` (owner notices), and `redelivery` (the scheduled recovery
  * of webhooks patrol failed to take). Each queue's module owns its name, job type, options and processor.
  */
-export { checkEvictionPolicy, redisConnection, waitForRedis } from "./connection.js";
+export {
+  checkEvictionPolicy,
+  describeRedis,
+  type RedisClient,
+  type RedisTarget,
+  redisConnection,
+  waitForRedis,
+} from "./connection.js";
 export {
   HISTORY_QUEUE,
   type HistoryAccess,

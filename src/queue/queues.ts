@@ -3,11 +3,10 @@
  * call the webhook intake makes. Every key starts with the configured prefix (hash-tagged for Redis Cluster).
  */
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { HistoryReference, PushReference } from "../github/index.js";
 import { jobsByState } from "../metrics/index.js";
-import { redisConnection } from "./connection.js";
+import { type RedisClient, type RedisTarget, redisConnection } from "./connection.js";
 import { HISTORY_QUEUE, historyJob } from "./history.js";
 import { NOTIFY_QUEUE } from "./notify.js";
 import { REDELIVERY_QUEUE } from "./redelivery.js";
@@ -23,7 +22,7 @@ export interface PatrolQueues {
   redelivery: Queue;
   all: Queue[];
   /** The producers' connection (fail-fast), also used for readiness checks. */
-  connection: Redis;
+  connection: RedisClient;
   enqueuePush(ref: PushReference): Promise<void>;
   /** Queues a whole-history scan; returns the job id (an existing one when that repository is already queued). */
   enqueueHistory(ref: HistoryReference): Promise<string>;
@@ -32,8 +31,8 @@ export interface PatrolQueues {
   close(): Promise<void>;
 }
 
-export function openQueues(options: { redisUrl: string; prefix: string; logger?: Logger }): PatrolQueues {
-  const connection = redisConnection(options.redisUrl, "producer", options.logger);
+export function openQueues(options: { redis: RedisTarget; prefix: string; logger?: Logger }): PatrolQueues {
+  const connection = redisConnection(options.redis, "producer", options.logger);
   const open = (name: string) => {
     const queue = new Queue(name, { connection, prefix: options.prefix });
     // The connection's own listener reports the cause; without one, BullMQ's re-emitted errors go to stderr.

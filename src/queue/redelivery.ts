@@ -5,7 +5,6 @@
  * under the queue prefix, so every replica shares them.
  */
 import type { Job, Queue } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import {
   type GitHubClient,
@@ -14,6 +13,7 @@ import {
   redeliverFailedDeliveries,
 } from "../github/index.js";
 import { webhookRedeliveries } from "../metrics/index.js";
+import type { RedisClient } from "./connection.js";
 
 export const REDELIVERY_QUEUE = "redelivery";
 export const REDELIVERY_SCHEDULER_ID = "redeliver-failed-webhooks";
@@ -54,7 +54,7 @@ export async function requestRedeliveryRun(queue: Queue): Promise<string> {
 }
 
 /** The run's memory in Redis: the newest `delivered_at` examined, and a sorted set of claimed GUIDs by time. */
-export function redisRedeliveryState(redis: Redis, prefix: string): RedeliveryState {
+export function redisRedeliveryState(redis: RedisClient, prefix: string): RedeliveryState {
   const sinceKey = `${prefix}:redelivery-state:since`;
   const claimedKey = `${prefix}:redelivery-state:claimed`;
   return {
@@ -79,7 +79,7 @@ export function redisRedeliveryState(redis: Redis, prefix: string): RedeliverySt
 
 export interface RedeliveryDeps {
   github: RedeliveryAccess;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
 }

@@ -4,12 +4,11 @@
  * stalled and picked up by another after the lock expires.
  */
 import { type Processor, Worker } from "bullmq";
-import type { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { IssuerStore } from "../issuer/index.js";
 import { jobsProcessed } from "../metrics/index.js";
 import { FingerprintLookup, type Mailer } from "../respond/index.js";
-import { redisConnection } from "./connection.js";
+import { type RedisClient, type RedisTarget, redisConnection } from "./connection.js";
 import { HISTORY_QUEUE, type HistoryAccess, processHistoryJob } from "./history.js";
 import { NOTIFY_QUEUE, processNotifyJob } from "./notify.js";
 import type { PatrolQueues } from "./queues.js";
@@ -19,7 +18,8 @@ import { processRespondJob, RESPOND_QUEUE } from "./respond.js";
 import { type GitHubAccess, processScanJob, SCAN_QUEUE } from "./scan.js";
 
 export interface WorkerDeps {
-  redisUrl: string;
+  /** A Redis URL or a cluster's nodes. */
+  redis: RedisTarget;
   prefix: string;
   queues: PatrolQueues;
   store: IssuerStore;
@@ -40,9 +40,9 @@ export interface RunningWorkers {
 
 export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const lookup = new FingerprintLookup(deps.store);
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   const make = <T>(name: string, processor: Processor<T>, concurrency: number) => {
-    const connection = redisConnection(deps.redisUrl, "worker", deps.logger);
+    const connection = redisConnection(deps.redis, "worker", deps.logger);
     connections.push(connection);
     const worker = new Worker<T>(name, processor, {
       connection,
@@ -141,7 +141,9 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   return {
     workers,
     async close() {
-      await Promise.all(workers.map((w) => w.close()));
+      const closing = Promise.all(workers.map((w) => w.close()));
+      deps.logger.info("workers take no new jobs; waiting for the active ones to finish");
+      await closing;
       // BullMQ leaves connections it was given open.
       for (const connection of connections) connection.disconnect();
     },

@@ -7,14 +7,21 @@ import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
-import type { Config } from "../config.js";
+import { type Config, ConfigError, sharedRedis } from "../config.js";
 import { createGitHubApp } from "../github/index.js";
-import { type IssuerStore, openIssuerStore, scheduleIssuerMaintenance } from "../issuer/index.js";
+import {
+  assertPostgresReachable,
+  type IssuerStore,
+  openIssuerStore,
+  scheduleIssuerMaintenance,
+} from "../issuer/index.js";
 import {
   checkEvictionPolicy,
+  describeRedis,
   openQueues,
   type PatrolQueues,
   type PrivateRedis,
+  type RedisTarget,
   type RunningWorkers,
   scheduleRedelivery,
   startPrivateRedis,
@@ -43,19 +50,53 @@ export interface RunningService {
   queues: PatrolQueues;
   workers: RunningWorkers | null;
   probot: Probot | null;
+  /** The Redis the queues are on: a URL or a cluster's nodes. */
+  redis: RedisTarget;
+  /** The Redis server's URL; on a cluster, the first seed node's. */
   redisUrl: string;
   stop(): Promise<void>;
 }
 
-async function redisFor(mode: ServiceMode, config: Config, logger: Logger): Promise<PrivateRedis | string> {
-  if (config.redisUrl) return config.redisUrl;
+/**
+ * What production will not start without, all listed at once: a webhook secret and someone who may administer
+ * (for the processes that answer HTTP), and a database the processes can share.
+ */
+export function productionProblems(mode: ServiceMode, config: Config): string[] {
+  if (config.env !== "production") return [];
+  const problems: string[] = [];
+  if (mode !== "worker") {
+    if (!config.github.webhookSecret)
+      problems.push("WEBHOOK_SECRET is required in production (the secret of the GitHub App's webhooks)");
+    if (!config.auth.adminKey && !config.auth.oidc.issuer)
+      problems.push(
+        "PATROL_ADMIN_KEY or OIDC_ISSUER is required in production: without either nobody can call the lifecycle or admin API",
+      );
+  }
+  if (mode !== "start" && !config.databaseUrl)
+    problems.push(
+      `DATABASE_URL is required for patrol ${mode} in production: separate processes cannot share the embedded PGlite`,
+    );
+  return problems;
+}
+
+async function redisFor(
+  mode: ServiceMode,
+  config: Config,
+  logger: Logger,
+): Promise<PrivateRedis | RedisTarget> {
+  const shared = sharedRedis(config);
+  if (shared) return shared;
   if (mode !== "start")
     throw new ServiceConfigError(
-      `patrol ${mode} shares its queues with other processes: set REDIS_URL (patrol start runs a private Redis)`,
+      `patrol ${mode} shares its queues with other processes: set REDIS_URL or REDIS_CLUSTER_NODES (patrol start runs a private Redis)`,
     );
   const server = await startPrivateRedis({ dir: path.join(config.dataDir, "redis") });
   logger.info({ url: server.url }, "started a private redis-server (set REDIS_URL to use your own)");
   return server;
+}
+
+function isPrivateRedis(redis: PrivateRedis | RedisTarget): redis is PrivateRedis {
+  return typeof redis !== "string" && "stop" in redis;
 }
 
 export async function startService(
@@ -68,17 +109,23 @@ export async function startService(
   const closeAll = async () => {
     for (const close of closers.splice(0).reverse()) await Promise.resolve(close()).catch(() => {});
   };
+  const problems = productionProblems(mode, config);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   try {
+    // A dead database server is named at once, rather than left to the first query's endless wait.
+    if (config.databaseUrl) await assertPostgresReachable(config.databaseUrl);
     // The store first: on PGlite it takes the data directory's lock, which the private Redis lives under too.
     const store = await openIssuerStore({ config, logger });
     closers.push(() => store.close());
     const redis = await redisFor(mode, config, logger);
-    const redisUrl = typeof redis === "string" ? redis : redis.url;
-    if (typeof redis !== "string") closers.push(() => redis.stop());
-    const queues = openQueues({ redisUrl, prefix: config.queue.prefix, logger });
+    const target: RedisTarget = isPrivateRedis(redis) ? redis.url : redis;
+    if (isPrivateRedis(redis)) closers.push(() => redis.stop());
+    const queues = openQueues({ redis: target, prefix: config.queue.prefix, logger });
     closers.push(() => queues.close());
-    await waitForRedis(queues.connection).catch((error) => {
-      throw new Error(`${(error as Error).message}: check REDIS_URL`);
+    await waitForRedis(queues.connection, 10_000, describeRedis(target)).catch((error) => {
+      throw new Error(
+        `${(error as Error).message}: check ${typeof target === "string" ? "REDIS_URL" : "REDIS_CLUSTER_NODES"}`,
+      );
     });
     await checkEvictionPolicy(queues.connection, logger);
     const probot = createGitHubApp(config, logger);
@@ -94,7 +141,7 @@ export async function startService(
       });
       closers.push(() => mailer.close());
       const running = startWorkers({
-        redisUrl,
+        redis: target,
         prefix: config.queue.prefix,
         queues,
         store,
@@ -157,7 +204,9 @@ export async function startService(
       typeof address === "object" && address
         ? `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`
         : String(address);
-    return { mode, url, app, store, queues, workers, probot, redisUrl, stop: closeAll };
+    const redisUrl =
+      typeof target === "string" ? target : `redis://${target.nodes[0].host}:${target.nodes[0].port}`;
+    return { mode, url, app, store, queues, workers, probot, redis: target, redisUrl, stop: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

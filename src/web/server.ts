@@ -150,6 +150,13 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
     config,
     logger,
     historyScans: queues && deps.probot ? historyScanStarter(deps.probot, queues) : null,
+    // Shared through the queues' Redis (one server or the cluster); braces dropped so the counters spread over
+    // the cluster's slots instead of sitting with the queues.
+    rateLimit: {
+      ...config.rateLimit,
+      redis: queues?.connection,
+      namespace: `patrol-rate-limit:${config.queue.prefix.replace(/[{}]/g, "")}:`,
+    },
   });
 
   if (queues) {

@@ -41,6 +41,9 @@ export async function startTestPatrol(
     QUEUE_PREFIX: uniqueQueuePrefix("e2e"),
     // Off unless a suite turns it on: a background run would redeliver the failures other suites make on purpose.
     WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "0",
+    // Tests poll the API far faster than any client; test/scale/rate-limit.test.ts tests the limits themselves.
+    RATE_LIMIT_API_MAX: "1000000",
+    RATE_LIMIT_PAT_AUTH_MAX: "1000000",
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });

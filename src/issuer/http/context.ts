@@ -1,6 +1,7 @@
 /** What every issuer route shares: the store, caller authentication with throttling, and request parsing. */
 import { randomUUID } from "node:crypto";
 import type { FastifyReply, FastifyRequest, FastifySchema } from "fastify";
+import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Config } from "../../config.js";
@@ -26,15 +27,43 @@ export interface IssuerRoutesOptions {
   openapi?: boolean;
   /** Starts whole-history scans for `POST /_apis/patrol/history-scans`; null/absent: no GitHub App (503). */
   historyScans?: HistoryScanStarter | null;
+  /** Request limits per client address; absent, only the failed-attempt throttles apply. */
+  rateLimit?: IssuerRateLimit;
 }
 
-/** Thrown when a client is over its failed-authentication limit; answered with 429 and Retry-After. */
-export class TooManyFailedAttempts extends Error {
-  override name = "TooManyFailedAttempts";
-  constructor(readonly retryAfterSeconds: number) {
-    super("too many failed authentication attempts; try again later");
+export interface IssuerRateLimit {
+  /** Requests to any route of the API per window. */
+  apiMax: number;
+  /** Of those, requests that authenticate with a PAT (HTTP Basic), per window. */
+  patAuthMax: number;
+  windowSeconds: number;
+  /** Where the counts are kept so every web process shares them; absent, in this process only. */
+  redis?: Redis | Cluster;
+  /** Key prefix in Redis. */
+  namespace?: string;
+}
+
+/** Answered with 429 and Retry-After. */
+export class TooManyRequests extends Error {
+  override name = "TooManyRequests";
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
   }
 }
+
+/** Thrown when a client is over its failed-authentication limit. */
+export class TooManyFailedAttempts extends TooManyRequests {
+  override name = "TooManyFailedAttempts";
+  constructor(retryAfterSeconds: number) {
+    super("too many failed authentication attempts; try again later", retryAfterSeconds);
+  }
+}
+
+/** Counts one PAT authentication of the request's client; resolves to the seconds to wait when over the limit, else 0. */
+export type PatAuthenticationLimit = (request: FastifyRequest) => Promise<number>;
 
 /** The password of an HTTP Basic header, or null when the header is absent or not Basic. */
 export function basicPassword(header: string | undefined): string | null {
@@ -81,6 +110,8 @@ export class IssuerHttpContext {
   /** Failed admin-key and OIDC attempts per client, counted apart so bad PATs cannot lock administrators out. */
   readonly callerThrottle: FailedAttemptThrottle;
   private readonly callers: CallerAuthenticator;
+  /** Set by the routes plugin when a rate limit is configured. */
+  patAuthenticationLimit: PatAuthenticationLimit | null = null;
 
   constructor(options: IssuerRoutesOptions) {
     this.store = options.store;
@@ -204,6 +235,9 @@ export class IssuerHttpContext {
     organization: string | undefined,
   ): Promise<PatIdentity | null> {
     this.checkThrottle(request, this.patThrottle);
+    const wait = (await this.patAuthenticationLimit?.(request)) ?? 0;
+    if (wait > 0)
+      throw new TooManyRequests("too many PAT authentications from this address; try again later", wait);
     const token = basicPassword(request.headers.authorization);
     if (token === null) {
       challengeBasic(reply, "send a PAT as the password of HTTP Basic authentication");

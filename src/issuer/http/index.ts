@@ -4,6 +4,7 @@
  * own validation is switched off in this plugin so every 4xx has one shape and a clear message); route schemas
  * are generated from the same zod schemas and serve only the OpenAPI document.
  */
+import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
@@ -11,14 +12,19 @@ import { IssuerError } from "../errors.js";
 import { registerAdminRoutes } from "./admin.js";
 import { registerAuditRoutes } from "./audit.js";
 import { registerConnectionDataRoutes } from "./connection-data.js";
-import { IssuerHttpContext, type IssuerRoutesOptions, TooManyFailedAttempts } from "./context.js";
+import {
+  IssuerHttpContext,
+  type IssuerRateLimit,
+  type IssuerRoutesOptions,
+  TooManyRequests,
+} from "./context.js";
 import { errorBody } from "./error-body.js";
 import { registerHistoryScanRoutes } from "./history-scans.js";
 import { registerIncidentRoutes } from "./incidents.js";
 import { registerPatRoutes } from "./pats.js";
 import { patTokenErrorFor, requestApiVersion } from "./wire.js";
 
-export type { IssuerRoutesOptions } from "./context.js";
+export type { IssuerRateLimit, IssuerRoutesOptions } from "./context.js";
 export type { HistoryScanStarter, StartedHistoryScan } from "./history-scans.js";
 
 const STATUS_BY_KIND: Record<IssuerError["kind"], number> = {
@@ -92,8 +98,8 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  app.setErrorHandler((error: FastifyError | IssuerError | TooManyFailedAttempts, request, reply) => {
-    if (error instanceof TooManyFailedAttempts) {
+  app.setErrorHandler((error: FastifyError | IssuerError | TooManyRequests, request, reply) => {
+    if (error instanceof TooManyRequests) {
       return reply
         .code(429)
         .header("retry-after", String(error.retryAfterSeconds))
@@ -118,6 +124,8 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
     return reply.code(500).send(errorBody("internal error", "InternalServerErrorException"));
   });
 
+  if (options.rateLimit) await limitRequests(app, http, options.rateLimit);
+
   registerPatRoutes(app, http);
   registerConnectionDataRoutes(app, http);
   registerAuditRoutes(app, http);
@@ -128,6 +136,39 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   if (options.openapi !== false) {
     app.get("/_apis/openapi.json", { schema: { hide: true } }, async () => withPatsGet(app.swagger()));
   }
+}
+
+/**
+ * @fastify/rate-limit on every route of this plugin (registered before them), and a second, tighter count for
+ * PAT authentications that IssuerHttpContext.patIdentity consults. Both count per client address (trustProxy
+ * decides what that is) in fixed windows, in Redis when given so that every web process shares one count. When
+ * Redis is away the request is let through (skipOnError): the in-process failed-attempt throttles still stop
+ * guessing, and the issuing store must keep answering without Redis.
+ */
+async function limitRequests(app: FastifyInstance, http: IssuerHttpContext, limit: IssuerRateLimit) {
+  const timeWindow = limit.windowSeconds * 1000;
+  await app.register(rateLimit, {
+    global: true,
+    max: limit.apiMax,
+    timeWindow,
+    redis: limit.redis,
+    nameSpace: limit.namespace,
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new TooManyRequests(
+        `too many requests from this address (over ${context.max} in ${limit.windowSeconds} s); try again in ${context.after}`,
+        Math.max(1, Math.ceil(context.ttl / 1000)),
+      ),
+  });
+  const patAuthentications = app.createRateLimit({
+    max: limit.patAuthMax,
+    timeWindow,
+    keyGenerator: (request) => `pat-auth:${request.ip}`,
+  });
+  http.patAuthenticationLimit = async (request) => {
+    const result = await patAuthentications(request);
+    return result.isAllowed || !result.isExceeded ? 0 : Math.max(1, result.ttlInSeconds);
+  };
 }
 
 class BodyError extends Error {}
