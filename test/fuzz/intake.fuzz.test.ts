@@ -21,7 +21,15 @@ import { postWebhook, signWebhook } from "../support/webhooks.js";
 import { anyJson, failOnUnhandledRejections, fuzzParameters, mangled } from "./fuzz-support.js";
 
 const SECRET = randomBytes(20).toString("hex");
-const EVENTS = ["push", "public", "repository", "installation", "installation_repositories", "ping", "issues"];
+const EVENTS = [
+  "push",
+  "public",
+  "repository",
+  "installation",
+  "installation_repositories",
+  "ping",
+  "issues",
+];
 let gh: FakeGitHub;
 let patrol: TestPatrol;
 let repo: FakeRepository;
