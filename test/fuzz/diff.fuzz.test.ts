@@ -32,21 +32,33 @@ const lineBytes = fc
   )
   .map((b) => Buffer.from(b.filter((byte) => byte !== 0x0a)));
 
-const line: fc.Arbitrary<Line> = fc.record({ kind: fc.constantFrom<Kind>(" ", "-", "+"), content: lineBytes });
+const line: fc.Arbitrary<Line> = fc.record({
+  kind: fc.constantFrom<Kind>(" ", "-", "+"),
+  content: lineBytes,
+});
 const hunk: fc.Arbitrary<Hunk> = fc.record({
   gap: fc.nat({ max: 50 }),
   lines: fc.array(line, { minLength: 1, maxLength: 12 }),
 });
 const pathArb = fc
-  .array(fc.stringMatching(/^[a-z0-9_.-]{1,12}$/).filter((s) => s !== "." && s !== ".."), {
-    minLength: 1,
-    maxLength: 3,
-  })
+  .array(
+    fc.stringMatching(/^[a-z0-9_.-]{1,12}$/).filter((s) => s !== "." && s !== ".."),
+    {
+      minLength: 1,
+      maxLength: 3,
+    },
+  )
   .map((parts) => parts.join("/"));
-const file: fc.Arbitrary<FileDiff> = fc.record({ path: pathArb, hunks: fc.array(hunk, { minLength: 1, maxLength: 4 }) });
+const file: fc.Arbitrary<FileDiff> = fc.record({
+  path: pathArb,
+  hunks: fc.array(hunk, { minLength: 1, maxLength: 4 }),
+});
 
 /** Where each line of each hunk lands in the new file (null for removed lines). */
-function newLineNumbers(f: FileDiff): { starts: { old: number; new: number }[]; numbers: (number | null)[][] } {
+function newLineNumbers(f: FileDiff): {
+  starts: { old: number; new: number }[];
+  numbers: (number | null)[][];
+} {
   let oldAt = 1;
   let newAt = 1;
   const starts: { old: number; new: number }[] = [];
@@ -73,7 +85,10 @@ function render(files: FileDiff[], headers: boolean): Buffer {
   const parts: Buffer[] = [];
   const text = (s: string) => parts.push(Buffer.from(s, "utf8"));
   for (const f of files) {
-    if (headers) text(`diff --git a/${f.path} b/${f.path}\nindex 1111111..2222222 100644\n--- a/${f.path}\n+++ b/${f.path}\n`);
+    if (headers)
+      text(
+        `diff --git a/${f.path} b/${f.path}\nindex 1111111..2222222 100644\n--- a/${f.path}\n+++ b/${f.path}\n`,
+      );
     const { starts } = newLineNumbers(f);
     f.hunks.forEach((h, i) => {
       const oldCount = h.lines.filter((l) => l.kind !== "+").length;
@@ -126,7 +141,13 @@ describe("the diff scanner on generated diffs", () => {
 
         const expected =
           p.kind === "+"
-            ? [{ path: f.path, line: newLineNumbers(f).numbers[f.hunks.indexOf(h)][index], column: p.before.length + 2 }]
+            ? [
+                {
+                  path: f.path,
+                  line: newLineNumbers(f).numbers[f.hunks.indexOf(h)][index],
+                  column: p.before.length + 2,
+                },
+              ]
             : [];
         for (const findings of [
           scanBuffer(diff, { kind: "diff", path }, { legacyCandidates: false }),
@@ -145,7 +166,20 @@ describe("the diff scanner on generated diffs", () => {
       .array(
         fc.oneof(
           lineBytes,
-          fc.constantFrom("diff --git a/x b/x", "--- a/x", "+++ b/x", "+++ ", "@@ -1 +1 @@", "@@ -0,0 +1,99999999999 @@", "@@ -", "commit 1234", "\\ No newline at end of file", "Binary files a/x and b/x differ").map((s) => Buffer.from(s)),
+          fc
+            .constantFrom(
+              "diff --git a/x b/x",
+              "--- a/x",
+              "+++ b/x",
+              "+++ ",
+              "@@ -1 +1 @@",
+              "@@ -0,0 +1,99999999999 @@",
+              "@@ -",
+              "commit 1234",
+              "\\ No newline at end of file",
+              "Binary files a/x and b/x differ",
+            )
+            .map((s) => Buffer.from(s)),
           lineBytes.map((b) => Buffer.concat([Buffer.from("+"), b])),
         ),
         { maxLength: 40 },
@@ -153,7 +187,10 @@ describe("the diff scanner on generated diffs", () => {
       .map((lines) => Buffer.concat(lines.flatMap((l) => [l, Buffer.from("\n")])));
     fc.assert(
       fc.property(
-        fc.oneof(diffish, fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b))),
+        fc.oneof(
+          diffish,
+          fc.uint8Array({ maxLength: 2000 }).map((b) => Buffer.from(b)),
+        ),
         fc.array(fc.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 4 }),
         (bytes, sizes) => {
           expect(() => scanBuffer(bytes, { kind: "diff" }, { legacyCandidates: true })).not.toThrow();

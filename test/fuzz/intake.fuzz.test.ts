@@ -71,12 +71,12 @@ function expectClearAnswer(status: number, body: string): void {
 }
 
 async function queuedFor(deliveryId: string): Promise<boolean> {
-  const jobs = await Promise.all([
-    patrol.service.queues.scan.getJob(`push-${deliveryId}`),
-    ...patrol.service.queues.all.map((q) => q.getJobs(["waiting", "delayed", "prioritized"], 0, 1000)),
-  ]);
-  const [scan, ...lists] = jobs as [unknown, { data: { deliveryId?: string } }[][]];
-  return scan !== undefined || lists.flat().some((j) => j?.data?.deliveryId === deliveryId);
+  if (await patrol.service.queues.scan.getJob(`push-${deliveryId}`)) return true;
+  for (const queue of patrol.service.queues.all) {
+    const jobs = await queue.getJobs(["waiting", "delayed", "prioritized"], 0, 1000);
+    if (jobs.some((j) => j?.data?.deliveryId === deliveryId)) return true;
+  }
+  return false;
 }
 
 /** Bodies GitHub would never send: bytes, text, JSON of any type, and a real payload cut short. */
