@@ -69,6 +69,8 @@ beforeAll(async () => {
     QUEUE_PREFIX: prefix,
     SMTP_URL: smtp.url,
     HISTORY_TEMP_DIR: cloneDir,
+    // The sweep fails PAT authentication on purpose dozens of times from one address.
+    AUTH_FAILURE_LIMIT: "1000",
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...gh.env(SECRET),
   });
