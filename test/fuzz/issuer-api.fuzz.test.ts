@@ -103,7 +103,7 @@ const ROUTES: Route[] = [
   },
   {
     method: "PUT",
-    path: (p) => `/_apis/patrol/tenants/${p.tenant}/policies/restrictGlobalPatCreation/allowlist`,
+    path: (p) => `/_apis/patrol/tenants/${p.tenant}/policies/restrictGlobalPats/allowlist`,
     body: () => ({ users: [], groups: [] }),
   },
   {
@@ -221,6 +221,21 @@ describe("the issuer API under arbitrary input", () => {
     );
     // Nothing above reached the error handler's 500 branch.
     expect(issuer.logs.filter((l) => l.includes("issuer request failed"))).toEqual([]);
+  });
+
+  it("lets no anonymous caller in: every main route answers 401 without credentials, or with a wrong key", async () => {
+    const names = { org: s.org.name, tenant: s.tenant.name, id: authorizationId, email: "alice@example.com" };
+    for (const route of ROUTES)
+      for (const headers of [{}, AUTH.wrong, { authorization: `Bearer ${ADMIN_KEY.slice(0, -1)}` }]) {
+        const response = await app.inject({
+          method: route.method,
+          url: `${route.path(names)}?api-version=7.1-preview.1&authorizationId=${authorizationId}&format=json`,
+          headers: { ...headers, ...(route.body ? { "content-type": "application/json" } : {}) },
+          payload: route.body ? JSON.stringify(route.body()) : undefined,
+        });
+        expect(response.statusCode, `${route.method} ${route.path(names)}`).toBe(401);
+        expectDocumentedAnswer(response.statusCode, response.body, route.method);
+      }
   });
 
   it("authenticates any Basic credential with 200 or a documented 401, never 500", async () => {

@@ -164,6 +164,7 @@ async function databaseText(): Promise<string> {
     parts.push(`-- ${table_name}`, ...rows.map((r) => r.row));
   }
   if (databaseUrl) {
+    // pg_dump as well: it also writes what a row's text form might not (sequences, large objects, comments).
     const { stdout } = await run("pg_dump", ["--no-owner", databaseUrl], { maxBuffer: 256 * 1024 * 1024 });
     parts.push(stdout);
   }
