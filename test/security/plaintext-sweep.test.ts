@@ -199,8 +199,7 @@ async function dashboardText(): Promise<string> {
     }
     const jobs = await queue.getJobs(["completed", "failed", "waiting", "delayed"], 0, 200);
     for (const job of jobs) {
-      // Ids longer than the server's route parameter limit (100) answer 414; the lists above hold their data.
-      if (!job?.id || encodeURIComponent(job.id).length > 100) continue;
+      if (!job?.id) continue;
       parts.push(await get(`/queues/${encodeURIComponent(queue.name)}/${encodeURIComponent(job.id)}`));
       parts.push(await get(`/queues/${encodeURIComponent(queue.name)}/${encodeURIComponent(job.id)}/logs`));
     }
