@@ -19,7 +19,15 @@ const compare = vi.mocked(crypto.timingSafeEqual);
 
 const ADMIN = "admin-key-0123456789abcdef-0123456789";
 const VIEWER = "viewer-key-0123456789abcdef-012345678";
-const GUESSES = ["", "a", ADMIN.slice(0, -1), `${ADMIN.slice(0, -1)}x`, `${ADMIN}x`, "x".repeat(10_000), ADMIN];
+const GUESSES = [
+  "",
+  "a",
+  ADMIN.slice(0, -1),
+  `${ADMIN.slice(0, -1)}x`,
+  `${ADMIN}x`,
+  "x".repeat(10_000),
+  ADMIN,
+];
 
 beforeEach(() => {
   compare.mockClear();

@@ -27,7 +27,14 @@ import {
   postPartnerAlert,
   startFakeGitHub,
 } from "../support/fake-github/index.js";
-import { createTenant, eventually, issuePat, patStatus, queuesIdle, type TestPatrol } from "../support/patrol.js";
+import {
+  createTenant,
+  eventually,
+  issuePat,
+  patStatus,
+  queuesIdle,
+  type TestPatrol,
+} from "../support/patrol.js";
 import { testRedisUrl, uniqueQueuePrefix } from "../support/redis.js";
 import { type SmtpCapture, startSmtpCapture } from "../support/smtp.js";
 import { postWebhook } from "../support/webhooks.js";
@@ -141,7 +148,7 @@ async function redisText(): Promise<{ text: string; keys: number }> {
         else if (type === "hash") parts.push(JSON.stringify(await redis.hgetall(key)));
         else if (type === "list") parts.push(...(await redis.lrange(key, 0, -1)));
         else if (type === "set") parts.push(...(await redis.smembers(key)));
-        else if (type === "zset") parts.push(...(await redis.zrange(key, 0, -1, "WITHSCORES")));
+        else if (type === "zset") parts.push(...(await redis.zrange(key, "0", "-1", "WITHSCORES")));
         else if (type === "stream") parts.push(JSON.stringify(await redis.xrange(key, "-", "+")));
         const dump = await redis.dumpBuffer(key);
         if (dump) parts.push(dump.toString("latin1"));
@@ -227,9 +234,12 @@ describe("the plaintext sweep", () => {
         await response.arrayBuffer();
       }
     // A PAT where a bearer token belongs, and in a query string.
-    await fetch(`${patrol.url}/${who.organization}/_apis/tokens/pats?api-version=7.1-preview.1&key=${apiOnly.token}`, {
-      headers: { authorization: `Bearer ${apiOnly.token}` },
-    });
+    await fetch(
+      `${patrol.url}/${who.organization}/_apis/tokens/pats?api-version=7.1-preview.1&key=${apiOnly.token}`,
+      {
+        headers: { authorization: `Bearer ${apiOnly.token}` },
+      },
+    );
 
     // A push: tokens in files (plain, Basic, base64) and in the commit message.
     const repo = await gh.createRepo("sweep-dev", "app");
@@ -244,7 +254,12 @@ describe("the plaintext sweep", () => {
     });
     const pushPayload = await repo.pushPayload({ before: base, after: head });
     expect(JSON.stringify(pushPayload)).toContain(inMessage.token);
-    const delivered = await gh.deliver({ url: webhookUrl, event: "push", payload: pushPayload, secret: SECRET });
+    const delivered = await gh.deliver({
+      url: webhookUrl,
+      event: "push",
+      payload: pushPayload,
+      secret: SECRET,
+    });
     expect(delivered.statusCode).toBe(202);
     // A malformed push whose commit message holds a token: refused, and its refusal logged.
     const { installation: _gone, ...broken } = pushPayload;
@@ -255,26 +270,52 @@ describe("the plaintext sweep", () => {
     const signer = createSecretScanningKey();
     gh.setSecretScanningKeys([signer.publicKey]);
     const alert = await postPartnerAlert(`${patrol.url}/api/github/secret-scanning`, signer, [
-      { token: alerted.token, type: "azure_devops_pat", url: `https://github.com/sweep-dev/gist/blob/${head}/a.txt#L2`, source: "content" },
-      { token: strangers[1], type: "azure_devops_pat", url: "https://github.com/sweep-dev/gist", source: "content" },
+      {
+        token: alerted.token,
+        type: "azure_devops_pat",
+        url: `https://github.com/sweep-dev/gist/blob/${head}/a.txt#L2`,
+        source: "content",
+      },
+      {
+        token: strangers[1],
+        type: "azure_devops_pat",
+        url: "https://github.com/sweep-dev/gist",
+        source: "content",
+      },
     ]);
     expect(alert.status).toBe(200);
 
     // A history scan: a private repository, a token added then removed, made public.
     const secret = await gh.createRepo("sweep-dev", "legacy", { private: true });
-    await secret.commit({ message: "init", files: { "config.yml": `pat: ${inHistory.token}\nother: ${strangers[2]}\n` } });
+    await secret.commit({
+      message: "init",
+      files: { "config.yml": `pat: ${inHistory.token}\nother: ${strangers[2]}\n` },
+    });
     await secret.commit({ message: "remove it", files: { "config.yml": "pat: (from the vault)\n" } });
     secret.setVisibility("public");
-    const history = await gh.deliver({ url: webhookUrl, event: "public", payload: secret.publicPayload(), secret: SECRET });
+    const history = await gh.deliver({
+      url: webhookUrl,
+      event: "public",
+      payload: secret.publicPayload(),
+      secret: SECRET,
+    });
     expect(history.statusCode).toBe(202);
 
     const t0 = Date.now();
     const step = (what: string) => process.env.SWEEP_TIMING && console.log(what, Date.now() - t0);
     for (const pat of [pushed, inMessage, alerted, inHistory])
-      await eventually(`${pat.token.slice(0, 4)}… revoked`, async () => (await patStatus(patrol, who.organization, pat.token)) === 401, 60_000);
+      await eventually(
+        `${pat.token.slice(0, 4)}… revoked`,
+        async () => (await patStatus(patrol, who.organization, pat.token)) === 401,
+        60_000,
+      );
     step("revoked");
     expect(await patStatus(patrol, who.organization, apiOnly.token)).toBe(200);
-    await eventually("four mails", async () => smtp.messages.filter((m) => m.to.includes(who.email)).length >= 4, 60_000);
+    await eventually(
+      "four mails",
+      async () => smtp.messages.filter((m) => m.to.includes(who.email)).length >= 4,
+      60_000,
+    );
     step("mailed");
     await eventually("the queues to drain", () => queuesIdle(patrol), 60_000);
     step("idle");
