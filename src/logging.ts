@@ -12,6 +12,10 @@ const REDACT = [
   "*.token",
   "password",
   "*.password",
+  // @octokit/webhooks attaches the whole event to a handler's error and Probot logs it: a commit message in a
+  // push payload may hold a token.
+  "err.event",
+  "err.aggregateErrors[*].event",
 ];
 
 export function createLogger(config: Pick<Config, "logLevel">, destination = pino.destination(2)): Logger {

@@ -24,7 +24,7 @@ export {
   historyReferencesFromPayload,
   manualHistoryReference,
 } from "./history-reference.js";
-export type { ChangedFile, GitHubClient } from "./push-diff.js";
+export { type ChangedFile, type GitHubClient, GitHubResponseError } from "./push-diff.js";
 export {
   PayloadError,
   type PushReference,

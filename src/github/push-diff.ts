@@ -4,6 +4,7 @@
  * GitHub sends without a `patch` (binary, or too large to diff) come as a blob reference to fetch.
  */
 import type { ProbotOctokit } from "probot";
+import { z } from "zod";
 import type { PushReference } from "./push-reference.js";
 
 export type GitHubClient = Pick<InstanceType<typeof ProbotOctokit>, "request">;
@@ -26,11 +27,46 @@ const COMMIT_FILES_PER_PAGE = 300;
 const COMMIT_FILE_LIMIT = 3000;
 const COMPARE_COMMITS_PER_PAGE = 100;
 
-interface FileEntry {
-  filename: string;
-  status: string;
-  patch?: string;
-  sha?: string | null;
+/**
+ * What patrol reads of GitHub's answers, checked: a truncated or reshaped answer (Octokit hands a body that is
+ * not JSON over as a string) must fail the scan with a reason, never pass as "no files" and lose the push.
+ */
+const fileEntry = z
+  .object({
+    filename: z.string().min(1),
+    status: z.string(),
+    patch: z.string().nullish(),
+    sha: z.string().nullish(),
+  })
+  .loose();
+const compareAnswer = z
+  .object({
+    files: z.array(fileEntry).optional(),
+    commits: z.array(z.object({ sha: z.string().regex(/^[0-9a-f]{40}$/) }).loose()),
+    total_commits: z.number().int().nonnegative(),
+  })
+  .loose();
+const commitAnswer = z.object({ files: z.array(fileEntry).optional() }).loose();
+const blobAnswer = z
+  .object({ size: z.number().int().nonnegative(), content: z.string(), encoding: z.string() })
+  .loose();
+
+type FileEntry = z.infer<typeof fileEntry>;
+
+/** GitHub answered 2xx with something that is not what its API documents. */
+export class GitHubResponseError extends Error {
+  override name = "GitHubResponseError";
+}
+
+function checked<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  if (typeof data !== "object" || data === null)
+    throw new GitHubResponseError(`GitHub's answer to ${what} is not a JSON object (${typeof data})`);
+  const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "answer"}: ${i.message}`);
+  throw new GitHubResponseError(
+    `GitHub's answer to ${what} is not in the documented shape: ${problems.slice(0, 3).join("; ")}`,
+  );
 }
 
 function toChangedFile(commit: string, file: FileEntry): ChangedFile {
@@ -64,15 +100,17 @@ export async function* pushChangedFiles(
         per_page: COMPARE_COMMITS_PER_PAGE,
         page: 1,
       });
-      const files = first.data.files ?? [];
+      const what = `compare ${ref.repository.fullName} ${ref.before}...${ref.after}`;
+      const firstPage = checked(compareAnswer, first.data, what);
+      const files = firstPage.files ?? [];
       if (files.length < COMPARE_FILE_LIMIT) {
         plan.mode = "compare";
-        plan.commits = first.data.total_commits;
+        plan.commits = firstPage.total_commits;
         for (const file of files) yield toChangedFile(ref.after, file);
         return;
       }
-      commits = first.data.commits.map((c) => c.sha);
-      for (let page = 2; commits.length < first.data.total_commits; page++) {
+      commits = firstPage.commits.map((c) => c.sha);
+      for (let page = 2; commits.length < firstPage.total_commits; page++) {
         const next = await gh.request("GET /repos/{owner}/{repo}/compare/{basehead}", {
           owner,
           repo,
@@ -80,8 +118,9 @@ export async function* pushChangedFiles(
           per_page: COMPARE_COMMITS_PER_PAGE,
           page,
         });
-        if (next.data.commits.length === 0) break;
-        commits.push(...next.data.commits.map((c) => c.sha));
+        const nextPage = checked(compareAnswer, next.data, `${what} (page ${page})`);
+        if (nextPage.commits.length === 0) break;
+        commits.push(...nextPage.commits.map((c) => c.sha));
       }
     } catch (error) {
       // 404: `before` is gone or unrelated (a force push GitHub did not flag): the pushed commits still are.
@@ -111,9 +150,10 @@ async function* commitFiles(
 ): AsyncGenerator<ChangedFile> {
   const { owner, name: repo } = ref.repository;
   for (let page = 1; (page - 1) * COMMIT_FILES_PER_PAGE < COMMIT_FILE_LIMIT; page++) {
-    let data: Awaited<ReturnType<typeof getCommit>>["data"];
+    let data: z.infer<typeof commitAnswer>;
     try {
-      data = (await getCommit(gh, owner, repo, sha, page)).data;
+      const answer = await getCommit(gh, owner, repo, sha, page);
+      data = checked(commitAnswer, answer.data, `commit ${ref.repository.fullName} ${sha} (page ${page})`);
     } catch (error) {
       // 422 "No commit found" / 404: rewritten away since the push; what it added is not public any more.
       if (status(error) === 422 || status(error) === 404) {
@@ -141,12 +181,13 @@ export async function fetchBlob(
   sha: string,
   maxBytes: number,
 ): Promise<Blob> {
-  const { data } = await gh.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", {
+  const answer = await gh.request("GET /repos/{owner}/{repo}/git/blobs/{file_sha}", {
     owner: ref.repository.owner,
     repo: ref.repository.name,
     file_sha: sha,
   });
-  const size = data.size ?? 0;
+  const data = checked(blobAnswer, answer.data, `blob ${ref.repository.fullName} ${sha}`);
+  const size = data.size;
   if (size > maxBytes) return { size, content: undefined };
   const content =
     data.encoding === "base64" ? Buffer.from(data.content, "base64") : Buffer.from(data.content, "utf8");

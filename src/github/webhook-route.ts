@@ -32,6 +32,15 @@ function causes(error: unknown): unknown[] {
   return [error];
 }
 
+/**
+ * @octokit/webhooks attaches the whole event to its errors; a commit message may hold a token, so the logged
+ * error keeps only what says what went wrong.
+ */
+function withoutEvent(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  return { type: error.name, message: error.message, stack: error.stack };
+}
+
 export async function githubWebhookRoutes(app: FastifyInstance, options: WebhookRouteOptions): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -76,6 +85,17 @@ export async function githubWebhookRoutes(app: FastifyInstance, options: Webhook
     } catch {
       return answer(400, "rejected", "the body is not valid JSON");
     }
+    // Every GitHub event is an object; anything else would reach Probot's own code (which throws on it) as a 503.
+    if (payload === null || typeof payload !== "object" || Array.isArray(payload))
+      return answer(400, "rejected", "the body is not a JSON object");
+    // Probot builds an installation client from any truthy installation.id before a handler can check it.
+    const installation = (payload as { installation?: unknown }).installation;
+    const installationId =
+      installation !== null && typeof installation === "object"
+        ? (installation as { id?: unknown }).id
+        : undefined;
+    if (installationId && !(Number.isSafeInteger(installationId) && (installationId as number) > 0))
+      return answer(400, "rejected", "installation.id is not an installation id");
     try {
       // biome-ignore lint/suspicious/noExplicitAny: Probot types the payload by event name; it was checked above.
       await options.probot.webhooks.receive({ id: id!, name: event as any, payload: payload as any });
@@ -88,7 +108,7 @@ export async function githubWebhookRoutes(app: FastifyInstance, options: Webhook
         return answer(400, "rejected", bad.message);
       }
       const down = found.find((e) => e instanceof IntakeUnavailableError);
-      request.log.error({ delivery: id, event, err: down ?? found[0] }, "webhook not taken");
+      request.log.error({ delivery: id, event, err: withoutEvent(down ?? found[0]) }, "webhook not taken");
       return answer(503, "unavailable", "patrol cannot queue work right now; redeliver this delivery later");
     }
     const outcome = options.outcomes.get(id!) ?? "ignored";

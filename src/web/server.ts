@@ -105,7 +105,9 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
     // Behind a reverse proxy, client addresses (for the failed-authentication throttle) come from X-Forwarded-For.
     trustProxy: config.http.trustProxy,
     // Azure DevOps routes ignore case (its own examples use /_apis/Tokens/Pats).
-    routerOptions: { caseSensitive: false },
+    // Respond job ids (`leak-<delivery>-<fingerprint>`, ~110 characters) are route parameters of the dashboard's
+    // job pages; Fastify's default limit of 100 answered them 414.
+    routerOptions: { caseSensitive: false, maxParamLength: 256 },
     requestTimeout: requestTimeoutMs,
     connectionTimeout: connectionTimeoutMs,
     http: { connectionsCheckingInterval: timeoutCheckIntervalMs },

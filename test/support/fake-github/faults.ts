@@ -10,6 +10,7 @@
  *                   path: /\/compare\// });
  *   gh.faults.add({ kind: "primary-rate-limit", resetInSeconds: 2 });             // 403 until the reset time
  *   const rule = gh.faults.add({ kind: "reset", times: 1 }); rule.remove();       // connection reset
+ *   gh.faults.add({ kind: "mangle", path: /\/compare\//, mangle: (body) => body.slice(0, 10) }); // cut JSON
  *   gh.faults.clear();
  *
  * Latency adds up across matching rules; the first matching failure wins. Probabilities draw from a seeded
@@ -32,7 +33,12 @@ export type FaultKind =
    */
   | { kind: "primary-rate-limit"; resetInSeconds: number; status?: 403 | 429 }
   /** Destroy the connection without an answer. */
-  | { kind: "reset" };
+  | { kind: "reset" }
+  /**
+   * Answer as usual, then rewrite the body GitHub sends (status and headers kept): truncated JSON, fields
+   * dropped or of the wrong type.
+   */
+  | { kind: "mangle"; mangle: (body: string) => string };
 
 export type FaultRule = FaultKind & {
   method?: string;
@@ -53,6 +59,8 @@ export interface ActiveFault {
 /** What to do with one request. */
 export interface FaultDecision {
   latencyMs: number;
+  /** Rewrites the answer's body (a "mangle" rule matched). */
+  mangle?: (body: string) => string;
   failure?:
     | { kind: "error"; status: number }
     | { kind: "secondary-rate-limit"; status: number; retryAfterSeconds: number | null }
@@ -113,13 +121,17 @@ export class Faults {
       if (rule.method && rule.method.toUpperCase() !== method.toUpperCase()) continue;
       if (!entry.matcher(path)) continue;
       if (entry.resetAt !== undefined && now >= entry.resetAt) continue;
-      if (rule.kind !== "latency" && decision.failure) continue;
+      if (rule.kind !== "latency" && rule.kind !== "mangle" && decision.failure) continue;
+      if (rule.kind === "mangle" && decision.mangle) continue;
       if (rule.probability !== undefined && this.random() >= rule.probability) continue;
       entry.remaining--;
       entry.hits++;
       switch (rule.kind) {
         case "latency":
           decision.latencyMs += rule.ms;
+          break;
+        case "mangle":
+          decision.mangle = rule.mangle;
           break;
         case "error":
           decision.failure = { kind: "error", status: rule.status ?? 500 };

@@ -129,6 +129,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   const appSlug = options.appSlug ?? "patrol-test";
   const auth = await AppAuthority.create(appId, (options.tokenLifetimeSeconds ?? 3600) * 1000);
   const faults = new Faults(options.seed ?? randomBytes(4).readUInt32LE(0));
+  /** Requests whose answer a "mangle" fault rewrites. */
+  const mangles = new WeakMap<FastifyRequest, (body: string) => string>();
   const deliveries = new HookDeliveries(DEFAULT_HOOK_ID, appId, options.webhookTimeoutMs ?? 10_000);
   const limits: FakeLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const urls: FakeUrls = { web: "", api: "" }; // filled in once the port is known
@@ -223,6 +225,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     });
     const decision = faults.decide(request.method, pathOnly.replace(/^\/api\/v3(?=\/|$)/, "") || "/");
     if (decision.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, decision.latencyMs));
+    if (decision.mangle) {
+      record.fault = "mangle";
+      mangles.set(request, decision.mangle);
+    }
     if (decision.failure) {
       record.fault = decision.failure.kind;
       return answerFault(request, reply, decision.failure);
@@ -231,6 +237,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
 
   server.addHook("onSend", async (request, reply, payload) => {
     reply.header("x-github-request-id", randomUUID().toUpperCase().slice(0, 23));
+    const mangle = mangles.get(request);
+    if (mangle && typeof payload === "string") payload = mangle(payload);
     if (!request.url.startsWith("/api/v3") || reply.hasHeader("x-ratelimit-remaining")) return payload;
     const key = request.headers.authorization ?? `anonymous:${request.ip}`;
     const limit = request.headers.authorization ? RATE_LIMIT : 60;
