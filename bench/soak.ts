@@ -22,9 +22,11 @@
  * Clean pushes are a pool of real commits prepared before the run (their compares computed once by the fake),
  * replayed with fresh delivery ids: each is a new scan job that fetches and scans its diff, as a new push
  * would, without the fake spending two cores on `git` at 100 commits a second. Leaky pushes are all new:
- * a PAT is issued, committed and pushed once; they are prepared in the background, `--lead` seconds ahead.
+ * a PAT is issued, committed and pushed once. The first `--lead` seconds' worth (default 120: all of CI's run)
+ * are prepared before the run, the rest in the background, staying that far ahead.
  */
 import { randomUUID } from "node:crypto";
+import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -32,6 +34,7 @@ import { openQueues, type PatrolQueues } from "../src/queue/index.js";
 import type { FakeRepository, PushPayload } from "../test/support/fake-github/index.js";
 import { webhookRequest } from "../test/support/webhooks.js";
 import {
+  cpuSeconds,
   createBenchRepos,
   createBenchTenant,
   issueBenchPat,
@@ -93,7 +96,7 @@ function options(): Options {
     leakShare: num("leak-share", 0.1),
     // V8 sizes its heaps and the JIT settles in the first minute; shorter runs keep three quarters as steady.
     warmup: num("warmup", Math.min(60, duration / 4)),
-    lead: num("lead", 20, 1),
+    lead: num("lead", 120, 1),
     p99Target: num("p99-target", 1000),
     maxGrowth: num("max-growth", 64),
     maxWaiting: num("max-waiting", rate * 2),
@@ -112,6 +115,8 @@ interface Sample {
   /** Seconds since the sending started. */
   t: number;
   rss: { web: number; worker: number; harness: number };
+  /** CPU seconds used so far, to show who had the machine's cores. */
+  cpu: { web: number; worker: number; harness: number; redis: number };
   queues: Record<string, QueueCounts>;
   redisUsedMiB: number;
 }
@@ -133,11 +138,18 @@ async function sample(
       failed: c.failed,
     };
   }
-  const info = await queues.connection.info("memory");
+  const info = await queues.connection.info();
   const used = Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+  const redisPid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0);
   return {
     t,
     rss: { web: rssMiB(web.pid), worker: rssMiB(worker.pid), harness: rssMiB(process.pid) },
+    cpu: {
+      web: cpuSeconds(web.pid),
+      worker: cpuSeconds(worker.pid),
+      harness: cpuSeconds(process.pid),
+      redis: cpuSeconds(redisPid),
+    },
     queues: counts,
     redisUsedMiB: used / 1024 / 1024,
   };
@@ -178,6 +190,8 @@ class LeakSupply {
     private readonly webUrl: string,
     private readonly repos: FakeRepository[],
     private readonly batch: number,
+    /** How many the run needs in all. */
+    private readonly needed: number,
   ) {}
 
   get available(): number {
@@ -190,14 +204,24 @@ class LeakSupply {
 
   /** One batch on every repository at once (each repository's git runs one thing at a time). */
   async fillOnce(): Promise<void> {
-    await Promise.all(this.repos.map((repo) => this.prepareBatch(repo)));
+    await Promise.all(
+      this.repos.map((repo) => {
+        // prepareBatch claims its names before its first await, so each repository gets the next ones
+        const n = Math.min(this.batch, this.needed - this.next);
+        return n > 0 ? this.prepareBatch(repo, n) : undefined;
+      }),
+    );
+  }
+
+  get done(): boolean {
+    return this.next >= this.needed;
   }
 
   /** Keeps at least `target()` leaks ready until stopped. */
   start(target: () => number): void {
     this.running = true;
     this.stopped = (async () => {
-      while (this.running) {
+      while (this.running && !this.done) {
         if (this.ready.length >= target()) {
           await sleep(100);
           continue;
@@ -217,8 +241,8 @@ class LeakSupply {
     await this.stopped;
   }
 
-  private async prepareBatch(repo: FakeRepository): Promise<void> {
-    const names = Array.from({ length: this.batch }, () => `soak leak ${this.next++}`);
+  private async prepareBatch(repo: FakeRepository, count: number): Promise<void> {
+    const names = Array.from({ length: count }, () => `soak leak ${this.next++}`);
     const pats = await Promise.all(names.map((name) => issueBenchPat(this.rig, this.webUrl, name)));
     const changes = pats.map((pat, k) => ({
       [`config/leak-${names[k].slice(10)}.env`]: `# deploy settings\nAZURE_DEVOPS_EXT_PAT=${pat.token}\n`,
@@ -276,10 +300,16 @@ async function main(): Promise<void> {
       webhookRequest({ event: "push", payload: push.payload, secret: rig.webhookSecret }),
     );
     const leakRate = o.rate * o.leakShare;
-    const supply = new LeakSupply(rig, web.url, await createBenchRepos(rig, "leaky", 4), 5);
-    while (supply.available < Math.min(leakRate * o.lead, leakRate * o.duration)) await supply.fillOnce();
+    const supply = new LeakSupply(
+      rig,
+      web.url,
+      await createBenchRepos(rig, "leaky", 4),
+      10,
+      Math.ceil(o.rate * o.duration * o.leakShare),
+    );
+    while (!supply.done && supply.available < leakRate * o.lead) await supply.fillOnce();
     console.log(
-      `prepared ${cleanPool.length} clean pushes and ${supply.available} leaky ones in ${((performance.now() - prepStarted) / 1000).toFixed(0)} s; leaks are prepared ${o.lead} s ahead during the run`,
+      `prepared ${cleanPool.length} clean pushes and ${supply.available} leaky ones in ${((performance.now() - prepStarted) / 1000).toFixed(0)} s; ${supply.done ? "all the run needs" : `the rest are prepared during the run, ${o.lead} s ahead`}`,
     );
     supply.start(() => leakRate * o.lead);
 
@@ -296,6 +326,9 @@ async function main(): Promise<void> {
     let windowLatencies: number[] = [];
     const acceptLatencies: number[] = [];
     let comparesServed = 0;
+    // How long the fake GitHub (in this process) took to answer patrol's compares: when the harness is starved
+    // of CPU, patrol waits on it.
+    const compareLatencies: number[] = [];
     const samples: Sample[] = [];
     const inFlight = new Set<Promise<void>>();
 
@@ -323,9 +356,11 @@ async function main(): Promise<void> {
     };
 
     const countCompares = () => {
-      comparesServed += rig.gh.requests.filter(
-        (r) => r.path.includes("/compare/") && r.status === 200 && !r.query.includes(WARM_UP_QUERY),
-      ).length;
+      for (const r of rig.gh.requests) {
+        if (!r.path.includes("/compare/") || r.status !== 200 || r.query.includes(WARM_UP_QUERY)) continue;
+        comparesServed++;
+        compareLatencies.push(r.durationMs);
+      }
       rig.gh.clearRequests(); // the fake keeps every request otherwise: the harness's memory would grow
     };
 
@@ -352,14 +387,27 @@ async function main(): Promise<void> {
       }
     })();
 
-    const header = `${"time".padStart(6)} ${"pushes".padStart(7)} ${"leaks".padStart(6)} ${"revoked".padStart(7)} │ RSS MiB ${"web".padStart(5)} ${"worker".padStart(6)} ${"harness".padStart(7)} │ redis MiB │ queues waiting/active/delayed/failed: ${WATCHED_QUEUES.map((q) => q.padEnd(11)).join(" ")} │ push→revoked p50 / p95 / p99 ms (n)`;
-    console.log(header);
+    console.log(
+      "  time  pushes  leaks revoked │ RSS MiB web/worker/harness │ CPU % web/worker/harness/redis │ redis MiB │ jobs waiting/active/delayed/failed: scan │ respond │ notify │ load │ push→revoked p50/p95/p99 ms (n)",
+    );
+    let previous: Sample | null = null;
     const printLine = (s: Sample) => {
       const w = sortNum(windowLatencies);
       windowLatencies = [];
-      console.log(
-        `${`${f0(s.t)}s`.padStart(6)} ${String(sent).padStart(7)} ${String(planted.size).padStart(6)} ${String(revokedSeen).padStart(7)} │ ${"".padStart(7)} ${f0(s.rss.web).padStart(5)} ${f0(s.rss.worker).padStart(6)} ${f0(s.rss.harness).padStart(7)} │ ${f1(s.redisUsedMiB).padStart(9)} │ ${"".padStart(36)} ${WATCHED_QUEUES.map((q) => queueCell(s.queues[q]).padEnd(11)).join(" ")} │ ${f0(percentile(w, 50))} / ${f0(percentile(w, 95))} / ${f0(percentile(w, 99))} (${w.length})`,
-      );
+      const cpu = (["web", "worker", "harness", "redis"] as const)
+        .map((p) => (previous ? f0(((s.cpu[p] - previous.cpu[p]) / (s.t - previous.t)) * 100) : "-"))
+        .join("/");
+      previous = s;
+      const cells = [
+        `${`${f0(s.t)}s`.padStart(6)} ${String(sent).padStart(7)} ${String(planted.size).padStart(6)} ${String(revokedSeen).padStart(7)}`,
+        [s.rss.web, s.rss.worker, s.rss.harness].map(f0).join("/"),
+        cpu,
+        f1(s.redisUsedMiB),
+        ...WATCHED_QUEUES.map((q) => queueCell(s.queues[q])),
+        loadavg()[0].toFixed(1),
+        `${[50, 95, 99].map((p) => f0(percentile(w, p))).join("/")} (${w.length})`,
+      ];
+      console.log(cells.join(" │ "));
     };
     const sampleEvery = Math.min(5, o.every);
     let nextLine = o.every;
@@ -412,6 +460,7 @@ async function main(): Promise<void> {
     if (fatal) throw fatal;
     const atSendEnd = await sample(elapsed(), web, worker, queues);
     samples.push(atSendEnd);
+    if (atSendEnd.t + 0.5 >= nextLine) printLine(atSendEnd);
     console.log(`sending stopped at ${f1(sendSeconds)} s: ${sent} pushes, ${planted.size} with a PAT`);
 
     // Drain: every planted PAT revoked and mailed, every queue empty.
@@ -496,6 +545,11 @@ async function main(): Promise<void> {
     }));
     const redisFit = slope(steady.map((s) => ({ x: s.t / 60, y: s.redisUsedMiB })));
     const lat = sortNum(allLatencies);
+    const compares = sortNum(compareLatencies);
+    const redisKeys = await queues.connection.dbsize();
+    let deduplicationKeys = 0;
+    for await (const keys of queues.connection.scanStream({ match: `${QUEUE_PREFIX}:*:de:*`, count: 1000 }))
+      deduplicationKeys += (keys as string[]).length;
     const acc = sortNum(acceptLatencies);
     const p99 = percentile(lat, 99);
 
@@ -520,7 +574,7 @@ async function main(): Promise<void> {
         `  ${m.p.padEnd(8)} RSS ${f0(m.first)} → ${f0(m.last)} MiB (max ${f0(m.max)}); slope ${f1(m.endpointSlope)} MB/min end to end, ${f1(m.fit)} MB/min fitted (${f1(m.growth)} MiB over the steady state)`,
       );
     console.log(
-      `  redis used_memory ${f1(steady[0]?.redisUsedMiB ?? Number.NaN)} → ${f1(atSendEnd.redisUsedMiB)} MiB (fitted ${f1(redisFit)} MB/min); after the drain ${f1(final.redisUsedMiB)} MiB`,
+      `  redis used_memory ${f1(steady[0]?.redisUsedMiB ?? Number.NaN)} → ${f1(atSendEnd.redisUsedMiB)} MiB (fitted ${f1(redisFit)} MB/min); after the drain ${f1(final.redisUsedMiB)} MiB in ${redisKeys} keys, ${deduplicationKeys} of them delivery deduplication keys (kept 3 days)`,
     );
     console.log("queues (jobs waiting)");
     for (const q of waitingTrend)
@@ -528,7 +582,7 @@ async function main(): Promise<void> {
         `  ${q.q.padEnd(8)} max ${q.max} in the steady state, ${q.atSendEnd} when the sending stopped; trend ${f1(q.fit)} jobs/min`,
       );
     console.log(
-      `latency: push→revoked p50 ${f0(percentile(lat, 50))}, p95 ${f0(percentile(lat, 95))}, p99 ${f0(p99)}, max ${f0(lat[lat.length - 1] ?? Number.NaN)} ms (${lat.length} leaks); webhook accept p50 ${f1(percentile(acc, 50))}, p99 ${f1(percentile(acc, 99))} ms`,
+      `latency: push→revoked p50 ${f0(percentile(lat, 50))}, p95 ${f0(percentile(lat, 95))}, p99 ${f0(p99)}, max ${f0(lat[lat.length - 1] ?? Number.NaN)} ms (${lat.length} leaks); webhook accept p50 ${f1(percentile(acc, 50))}, p99 ${f1(percentile(acc, 99))} ms; the fake GitHub's compare p50 ${f1(percentile(compares, 50))}, p99 ${f1(percentile(compares, 99))} ms`,
     );
 
     const checks: [string, boolean][] = [
