@@ -17,7 +17,8 @@
  *     seconds of pushes);
  *   - steady memory: each patrol process's RSS, fitted by least squares over the steady state (after
  *     `--warmup`), grows by ≤ `--max-growth` MiB (default 64);
- *   - push→revoked p99 ≤ `--p99-target` ms (default 1000: the pipeline's target, README "The pipeline").
+ *   - push→revoked p99 of the pushes sent in the steady state ≤ `--p99-target` ms (default 1000: the pipeline's
+ *     target, README "The pipeline"); the whole run's percentiles, start-up included, are printed beside it.
  *
  * Clean pushes are a pool of real commits prepared before the run (their compares computed once by the fake),
  * replayed with fresh delivery ids: each is a new scan job that fetches and scans its diff, as a new push
@@ -322,7 +323,8 @@ async function main(): Promise<void> {
     const notAccepted: string[] = [];
     let leaksShort = 0;
     let revokedSeen = 0;
-    const allLatencies: number[] = [];
+    /** Push→revoked of every leak, with when (seconds into the run) it was pushed. */
+    const allLatencies: { sentT: number; ms: number }[] = [];
     let windowLatencies: number[] = [];
     const acceptLatencies: number[] = [];
     let comparesServed = 0;
@@ -355,6 +357,16 @@ async function main(): Promise<void> {
       return p;
     };
 
+    // Mails by the leak named in their subject; tallied and dropped as they come, or the capture would keep
+    // every parsed message (tens of kB each) for the whole run.
+    const mailsByName = new Map<string, number>();
+    const tallyMails = () => {
+      for (const m of rig.smtp.messages) {
+        const name = LEAK_NAME.exec(m.subject)?.[1];
+        if (name) mailsByName.set(name, (mailsByName.get(name) ?? 0) + 1);
+      }
+      rig.smtp.clear();
+    };
     const countCompares = () => {
       for (const r of rig.gh.requests) {
         if (!r.path.includes("/compare/") || r.status !== 200 || r.query.includes(WARM_UP_QUERY)) continue;
@@ -367,10 +379,11 @@ async function main(): Promise<void> {
     const pollRevocations = async () => {
       const found = await revokedPats(client!, [...pending.keys()]);
       for (const r of found) {
-        const latency = r.revokedAt.getTime() - pending.get(r.authorizationId)!;
+        const sentAt = pending.get(r.authorizationId)!;
+        const latency = r.revokedAt.getTime() - sentAt;
         pending.delete(r.authorizationId);
         revokedSeen++;
-        allLatencies.push(latency);
+        allLatencies.push({ sentT: (sentAt - loadStarted) / 1000, ms: latency });
         windowLatencies.push(latency);
       }
     };
@@ -419,6 +432,7 @@ async function main(): Promise<void> {
         if (!sending) break;
         tick++;
         countCompares();
+        tallyMails();
         const s = await sample(elapsed(), web, worker, queues!);
         samples.push(s);
         if (s.t + 0.5 >= nextLine) {
@@ -464,14 +478,6 @@ async function main(): Promise<void> {
     console.log(`sending stopped at ${f1(sendSeconds)} s: ${sent} pushes, ${planted.size} with a PAT`);
 
     // Drain: every planted PAT revoked and mailed, every queue empty.
-    const mailedNames = () => {
-      const byName = new Map<string, number>();
-      for (const m of rig.smtp.messages) {
-        const name = LEAK_NAME.exec(m.subject)?.[1];
-        if (name) byName.set(name, (byName.get(name) ?? 0) + 1);
-      }
-      return byName;
-    };
     const idle = async () => {
       for (const queue of queues!.all) {
         const c = await queue.getJobCounts("waiting", "prioritized", "active", "delayed");
@@ -481,13 +487,15 @@ async function main(): Promise<void> {
     };
     const drainStarted = Date.now();
     while (Date.now() - drainStarted < o.drainTimeout * 1000) {
-      if (pending.size === 0 && mailedNames().size >= planted.size && (await idle())) break;
+      tallyMails();
+      if (pending.size === 0 && mailsByName.size >= planted.size && (await idle())) break;
       await sleep(250);
     }
     await poller;
     // Late duplicates (a retried job finishing twice) would land now.
     await sleep(3000);
     countCompares();
+    tallyMails();
     const drainSeconds = (Date.now() - drainStarted) / 1000;
     const final = await sample(elapsed(), web, worker, queues);
 
@@ -508,7 +516,7 @@ async function main(): Promise<void> {
       "SELECT authorization_id, mailed_at IS NOT NULL AS mailed FROM leak_incidents WHERE authorization_id = ANY($1::uuid[])",
       [ids],
     );
-    const mails = mailedNames();
+    const mails = mailsByName;
     const mailsReceived = [...mails.values()].reduce((a, n) => a + n, 0);
     let lost = 0;
     for (const [id, name] of planted) if (!revokedIds.has(id) || !mails.has(name)) lost++;
@@ -544,14 +552,15 @@ async function main(): Promise<void> {
       atSendEnd: atSendEnd.queues[q]?.waiting ?? 0,
     }));
     const redisFit = slope(steady.map((s) => ({ x: s.t / 60, y: s.redisUsedMiB })));
-    const lat = sortNum(allLatencies);
+    const lat = sortNum(allLatencies.map((l) => l.ms));
+    const steadyLat = sortNum(allLatencies.filter((l) => l.sentT >= o.warmup).map((l) => l.ms));
     const compares = sortNum(compareLatencies);
     const redisKeys = await queues.connection.dbsize();
     let deduplicationKeys = 0;
     for await (const keys of queues.connection.scanStream({ match: `${QUEUE_PREFIX}:*:de:*`, count: 1000 }))
       deduplicationKeys += (keys as string[]).length;
     const acc = sortNum(acceptLatencies);
-    const p99 = percentile(lat, 99);
+    const p99 = percentile(steadyLat, 99);
 
     console.log(`\ntotals (drained in ${f1(drainSeconds)} s)`);
     console.log(
@@ -582,7 +591,10 @@ async function main(): Promise<void> {
         `  ${q.q.padEnd(8)} max ${q.max} in the steady state, ${q.atSendEnd} when the sending stopped; trend ${f1(q.fit)} jobs/min`,
       );
     console.log(
-      `latency: push→revoked p50 ${f0(percentile(lat, 50))}, p95 ${f0(percentile(lat, 95))}, p99 ${f0(p99)}, max ${f0(lat[lat.length - 1] ?? Number.NaN)} ms (${lat.length} leaks); webhook accept p50 ${f1(percentile(acc, 50))}, p99 ${f1(percentile(acc, 99))} ms; the fake GitHub's compare p50 ${f1(percentile(compares, 50))}, p99 ${f1(percentile(compares, 99))} ms`,
+      `latency: push→revoked in the steady state p50 ${f0(percentile(steadyLat, 50))}, p95 ${f0(percentile(steadyLat, 95))}, p99 ${f0(p99)}, max ${f0(steadyLat[steadyLat.length - 1] ?? Number.NaN)} ms (${steadyLat.length} leaks); whole run p50 ${f0(percentile(lat, 50))}, p95 ${f0(percentile(lat, 95))}, p99 ${f0(percentile(lat, 99))}, max ${f0(lat[lat.length - 1] ?? Number.NaN)} ms (${lat.length} leaks)`,
+    );
+    console.log(
+      `  webhook accept p50 ${f1(percentile(acc, 50))}, p99 ${f1(percentile(acc, 99))} ms; the fake GitHub's compare p50 ${f1(percentile(compares, 50))}, p99 ${f1(percentile(compares, 99))} ms`,
     );
 
     const checks: [string, boolean][] = [
@@ -605,7 +617,10 @@ async function main(): Promise<void> {
           `patrol ${m.p} RSS growth ≤ ${o.maxGrowth} MiB over the steady state (${f1(m.growth)})`,
           Number.isFinite(m.growth) && m.growth <= o.maxGrowth,
         ]),
-      [`push→revoked p99 ≤ ${o.p99Target} ms (${f0(p99)})`, lat.length > 0 && p99 <= o.p99Target],
+      [
+        `push→revoked p99 in the steady state ≤ ${o.p99Target} ms (${f0(p99)})`,
+        steadyLat.length > 0 && p99 <= o.p99Target,
+      ],
     ];
     if (supply.error) checks.push([`leak supply failed: ${supply.error.message}`, false]);
     console.log("checks");
