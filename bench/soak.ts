@@ -394,6 +394,10 @@ async function main(): Promise<void> {
     const elapsed = () => (Date.now() - loadStarted) / 1000;
     let sending = true;
     let fatal: Error | null = null;
+    // Ctrl-C: stop sending and clean up (the scratch database, Redis), rather than die mid-run.
+    process.once("SIGINT", () => {
+      fatal ??= new Error("interrupted (SIGINT)");
+    });
     const poller = (async () => {
       while (sending || pending.size > 0) {
         await pollRevocations().catch((error) => console.error(`revocation poll: ${error.message}`));
