@@ -54,6 +54,7 @@ import {
 const QUEUE_PREFIX = "{soak}";
 const WATCHED_QUEUES = ["scan", "respond", "notify"] as const;
 const LEAK_NAME = /"(soak leak \d+)"/;
+const INTERRUPTED = new Error("interrupted (SIGINT); stopped and cleaned up");
 
 interface Options {
   duration: number;
@@ -268,6 +269,11 @@ const queueCell = (c: QueueCounts | undefined) =>
 
 async function main(): Promise<void> {
   const o = options();
+  let fatal: Error | null = null;
+  // Ctrl-C: stop, and clean up (processes, the scratch database, Redis) rather than die and leave them.
+  process.once("SIGINT", () => {
+    fatal ??= INTERRUPTED;
+  });
   const rig = await startRig("soak", { QUEUE_PREFIX });
   let queues: PatrolQueues | null = null;
   let client: pg.Client | null = null;
@@ -310,7 +316,8 @@ async function main(): Promise<void> {
       10,
       Math.ceil(o.rate * o.duration * o.leakShare),
     );
-    while (!supply.done && supply.available < leakRate * o.lead) await supply.fillOnce();
+    while (!supply.done && supply.available < leakRate * o.lead && !fatal) await supply.fillOnce();
+    if (fatal) throw fatal;
     console.log(
       `prepared ${cleanPool.length} clean pushes and ${supply.available} leaky ones in ${((performance.now() - prepStarted) / 1000).toFixed(0)} s; ${supply.done ? "all the run needs" : `the rest are prepared during the run, ${o.lead} s ahead`}`,
     );
@@ -393,11 +400,6 @@ async function main(): Promise<void> {
     const loadStarted = Date.now();
     const elapsed = () => (Date.now() - loadStarted) / 1000;
     let sending = true;
-    let fatal: Error | null = null;
-    // Ctrl-C: stop sending and clean up (the scratch database, Redis), rather than die mid-run.
-    process.once("SIGINT", () => {
-      fatal ??= new Error("interrupted (SIGINT)");
-    });
     const poller = (async () => {
       while (sending || pending.size > 0) {
         await pollRevocations().catch((error) => console.error(`revocation poll: ${error.message}`));
@@ -642,6 +644,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error) => {
+  if (error === INTERRUPTED) {
+    console.error(`soak: ${INTERRUPTED.message}`);
+    process.exit(130);
+  }
   console.error(error);
   process.exit(1);
 });
