@@ -14,86 +14,23 @@
  * Targets on the 2-core machine: ≥ 1,000 webhooks/s accepted with p99 < 50 ms; at 100 pushes/s, push→revoked
  * p99 < 1 s. The load generator shares the machine (and its two cores) with patrol, Redis and PostgreSQL.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
+import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import pg from "pg";
-import { startPrivateRedis } from "../src/queue/index.js";
-import { type FakeGitHub, type FakeRepository, startFakeGitHub } from "../test/support/fake-github/index.js";
-import { startSmtpCapture } from "../test/support/smtp.js";
 import { postWebhook, webhookRequest } from "../test/support/webhooks.js";
-
-const CLI = path.resolve("dist/src/cli/main.js");
-const SECRET = randomBytes(20).toString("hex");
-const ADMIN_KEY = randomBytes(24).toString("hex");
-
-const percentile = (sorted: number[], p: number) =>
-  sorted.length === 0
-    ? Number.NaN
-    : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-const ms = (n: number) => `${n.toFixed(1)} ms`;
-const sortNum = (xs: number[]) => [...xs].sort((a, b) => a - b);
-
-function rssMiB(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
-async function onServer(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function startPatrol(
-  mode: "web" | "start",
-  env: NodeJS.ProcessEnv,
-): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, mode], { env, stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      stderr = (stderr + d).slice(-20_000);
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(stderr);
-      if (m) resolve(m[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`patrol ${mode} exited (${code}): ${stderr}`)));
-  });
-  return { child, url };
-}
-
-async function stopPatrol(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const gone = new Promise((r) => child.once("exit", r));
-  child.kill("SIGTERM");
-  await gone;
-}
-
-async function admin(url: string, method: string, route: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${url}${route}`, {
-    method,
-    headers: { "x-patrol-admin-key": ADMIN_KEY, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${route}: ${response.status} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-interface PreparedPush {
-  repo: FakeRepository;
-  payload: unknown;
-  /** The PAT it carries, if any. */
-  authorizationId: string | null;
-}
+import {
+  createBenchRepos,
+  createBenchTenant,
+  issueBenchPat,
+  ms,
+  type PreparedPush,
+  percentile,
+  preparePushes,
+  revokedPats,
+  rssMiB,
+  sortNum,
+  startRig,
+} from "./patrol-rig.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -112,35 +49,12 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds ?? 20);
   const pushes = rate * seconds;
 
-  const serverUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
-  const dbName = `patrol_bench_pipeline_${process.pid}`;
-  await onServer(serverUrl, `CREATE DATABASE ${dbName}`);
-  const dbUrl = new URL(serverUrl);
-  dbUrl.pathname = `/${dbName}`;
-  const dir = mkdtempSync(path.join(tmpdir(), "patrol-bench-pipeline-"));
-  const redis = await startPrivateRedis({ dir: path.join(dir, "redis") });
-  const gh: FakeGitHub = await startFakeGitHub();
-  const smtp = await startSmtpCapture();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...gh.env(SECRET),
-    NODE_ENV: "production",
-    LOG_LEVEL: "warn",
-    PORT: "0",
-    PATROL_DATA_DIR: path.join(dir, "data"),
-    PATROL_ADMIN_KEY: ADMIN_KEY,
-    PATROL_SESSION_SECRET: randomBytes(32).toString("hex"),
-    PATROL_AUDIT_KEY: randomBytes(32).toString("hex"),
-    DATABASE_URL: dbUrl.toString(),
-    REDIS_URL: redis.url,
-    SMTP_URL: smtp.url,
-  };
-  const children: ChildProcess[] = [];
+  const rig = await startRig("pipeline");
+  const { gh, smtp, webhookSecret: SECRET } = rig;
   try {
     console.log(`patrol pipeline benchmark — node ${process.version}, ${new Date().toISOString()}`);
     // 1. Ingest, against patrol web alone.
-    const web = await startPatrol("web", env);
-    children.push(web.child);
+    const web = await rig.start("web");
     const ingestRepo = await gh.createRepo("bench-ingest", "app");
     const base = await ingestRepo.commit({ message: "init", files: { "README.md": "# app\n" } });
     const head = await ingestRepo.commit({ files: { "a.txt": "a\n" } });
@@ -195,53 +109,38 @@ async function main(): Promise<void> {
     await Promise.all(pending);
     const openSeconds = (Date.now() - openStarted) / 1000;
     const sortedAtIngestRate = sortNum(atRate);
-    const ingestRss = rssMiB(web.child.pid);
-    await stopPatrol(web.child);
+    const ingestRss = rssMiB(web.pid);
+    await web.stop();
 
     // 2. Push → revoked, against patrol start.
-    const start = await startPatrol("start", env);
-    children.push(start.child);
-    await admin(start.url, "POST", "/_apis/patrol/tenants", { name: "bench" });
-    await admin(start.url, "POST", "/_apis/patrol/tenants/bench/organizations", { name: "bench-org" });
-    await admin(start.url, "POST", "/_apis/patrol/tenants/bench/users", {
-      email: "dev@bench.example",
-      displayName: "Dev",
-    });
-    const repos: FakeRepository[] = [];
-    for (let r = 0; r < 10; r++) {
-      const repo = await gh.createRepo("bench-org", `repo${r}`);
-      await repo.commit({ message: "init", files: { "README.md": "# repo\n" } });
-      repos.push(repo);
-    }
-    const prepared: PreparedPush[] = [];
-    const fakeToken = gh.createInstallationToken("bench-org");
-    const validTo = new Date(Date.now() + 7 * 86400_000).toISOString();
+    const start = await rig.start("start");
+    await createBenchTenant(rig, start.url);
+    const repos = await createBenchRepos(rig, "repo", 10);
     const prepStarted = performance.now();
-    for (let i = 0; i < pushes; i++) {
-      const repo = repos[i % repos.length];
-      let content = `change ${i}\n`;
-      let authorizationId: string | null = null;
-      if (i % 10 === 5) {
-        const created = (await admin(
-          start.url,
-          "POST",
-          "/bench-org/_apis/tokens/pats?api-version=7.1-preview.1&user=dev%40bench.example",
-          { displayName: `leak ${i}`, scope: "vso.code", validTo, allOrgs: false },
-        )) as { patToken: { token: string; authorizationId: string } };
-        content += `AZURE_DEVOPS_EXT_PAT=${created.patToken.token}\n`;
-        authorizationId = created.patToken.authorizationId;
-      }
-      const before = (await repo.tip())!;
-      const after = await repo.commit({ files: { [`src/f${i}.txt`]: content } });
-      prepared.push({ repo, payload: await repo.pushPayload({ before, after }), authorizationId });
-      // The fake GitHub computes each compare once with git and remembers it: compute it now, so the timed run
-      // measures patrol rather than the fake (GitHub's own compare is not on this machine's two cores).
-      await fetch(`${gh.apiUrl}/repos/${repo.fullName}/compare/${before}...${after}`, {
-        headers: { authorization: `token ${fakeToken}` },
-      }).then((r) => r.arrayBuffer());
-    }
+    // Each repository's pushes in one batch; push i goes to repository i % 10 and carries a PAT when i % 10 is 5.
+    const perRepo = await Promise.all(
+      repos.map(async (repo, r) => {
+        const changes: Record<string, string>[] = [];
+        const authorizationIds: (string | null)[] = [];
+        for (let i = r; i < pushes; i += repos.length) {
+          let content = `change ${i}\n`;
+          let authorizationId: string | null = null;
+          if (i % 10 === 5) {
+            const pat = await issueBenchPat(rig, start.url, `leak ${i}`);
+            content += `AZURE_DEVOPS_EXT_PAT=${pat.token}\n`;
+            authorizationId = pat.authorizationId;
+          }
+          changes.push({ [`src/f${i}.txt`]: content });
+          authorizationIds.push(authorizationId);
+        }
+        const prepared = await preparePushes(rig, repo, changes);
+        return prepared.map((push, k) => ({ ...push, authorizationId: authorizationIds[k] }));
+      }),
+    );
+    const prepared: (PreparedPush & { authorizationId: string | null })[] = [];
+    for (let i = 0; i < pushes; i++) prepared.push(perRepo[i % repos.length][Math.floor(i / repos.length)]);
     const prepSeconds = (performance.now() - prepStarted) / 1000;
-    const rssBefore = rssMiB(start.child.pid);
+    const rssBefore = rssMiB(start.pid);
     const sentAt = new Map<string, number>();
     const acceptAtRate: number[] = [];
     let rateFailures = 0;
@@ -264,25 +163,21 @@ async function main(): Promise<void> {
     }
     await Promise.all(inFlight);
     const sendSeconds = (Date.now() - loadStarted) / 1000;
-    const client = new pg.Client({ connectionString: dbUrl.toString() });
+    const client = new pg.Client({ connectionString: rig.databaseUrl });
     await client.connect();
     const ids = [...sentAt.keys()];
-    let revoked: { authorization_id: string; revoked_at: Date }[] = [];
+    let revoked: { authorizationId: string; revokedAt: Date }[] = [];
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      const { rows } = await client.query(
-        "SELECT authorization_id, revoked_at FROM pats WHERE authorization_id = ANY($1::uuid[]) AND status = 'revoked'",
-        [ids],
-      );
-      revoked = rows;
+      revoked = await revokedPats(client, ids);
       if (revoked.length === ids.length) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     await client.end();
-    const latencies = sortNum(revoked.map((r) => r.revoked_at.getTime() - sentAt.get(r.authorization_id)!));
+    const latencies = sortNum(revoked.map((r) => r.revokedAt.getTime() - sentAt.get(r.authorizationId)!));
     await smtp.waitFor(ids.length, 60_000).catch(() => {});
-    const rssAfter = rssMiB(start.child.pid);
-    await stopPatrol(start.child);
+    const rssAfter = rssMiB(start.pid);
+    await start.stop();
 
     const sortedAtRate = sortNum(acceptAtRate);
     console.log("\n1. ingest (patrol web, no workers)");
@@ -312,12 +207,7 @@ async function main(): Promise<void> {
       `   patrol start RSS: ${rssBefore.toFixed(0)} MiB before the load, ${rssAfter.toFixed(0)} MiB after`,
     );
   } finally {
-    for (const child of children) await stopPatrol(child).catch(() => {});
-    await smtp.close();
-    await gh.close();
-    await redis.stop();
-    await onServer(serverUrl, `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
+    await rig.close();
   }
 }
 
