@@ -31,6 +31,7 @@ import { randomUUID } from "node:crypto";
 import { loadavg } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import type { Redis } from "ioredis";
 import pg from "pg";
 import { openQueues, type PatrolQueues } from "../src/queue/index.js";
 import type { FakeRepository, PushPayload } from "../test/support/fake-github/index.js";
@@ -284,7 +285,7 @@ async function main(): Promise<void> {
     const web = await rig.start("web");
     const worker = await rig.start("worker");
     await createBenchTenant(rig, web.url);
-    queues = openQueues({ redisUrl: rig.redis.url, prefix: QUEUE_PREFIX });
+    queues = openQueues({ redis: rig.redis.url, prefix: QUEUE_PREFIX });
     client = new pg.Client({ connectionString: rig.databaseUrl });
     await client.connect();
 
@@ -565,7 +566,10 @@ async function main(): Promise<void> {
     const compares = sortNum(compareLatencies);
     const redisKeys = await queues.connection.dbsize();
     let deduplicationKeys = 0;
-    for await (const keys of queues.connection.scanStream({ match: `${QUEUE_PREFIX}:*:de:*`, count: 1000 }))
+    for await (const keys of (queues.connection as Redis).scanStream({
+      match: `${QUEUE_PREFIX}:*:de:*`,
+      count: 1000,
+    }))
       deduplicationKeys += (keys as string[]).length;
     const acc = sortNum(acceptLatencies);
     const p99 = percentile(steadyLat, 99);
