@@ -10,6 +10,7 @@ export default defineConfig({
   test: {
     include: [
       "test/issuer/audit.test.ts",
+      "test/issuer/audit-text.test.ts",
       "test/issuer/audit-integrity.test.ts",
       "test/issuer/http-admin-audit.test.ts",
       "test/issuer/auth.test.ts",
