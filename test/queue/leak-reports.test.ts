@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { Finding } from "../../src/detect/index.js";
+import { findings } from "../../src/metrics/index.js";
 import { MAX_LOCATIONS_PER_JOB } from "../../src/queue/index.js";
 import { LeakReportCollector } from "../../src/queue/leak-reports.js";
 import type { ReportedLocation } from "../../src/respond/index.js";
@@ -116,5 +117,18 @@ describe("LeakReportCollector", () => {
     expect(big.data.locations.at(-1)).toEqual(at("f.ts", MAX_LOCATIONS_PER_JOB));
     expect(other.data.locations).toEqual([at("f.ts", 1)]);
     expect(collector.dropped).toBe(2);
+  });
+
+  it("counts every finding by format, repeats included (the detector's figure, not the incidents')", async () => {
+    const count = async (format: string) =>
+      (await findings.get()).values.find((v) => v.labels.format === format)?.value ?? 0;
+    const before = { azdo: await count("azdo-pat"), legacy: await count("azdo-pat-legacy") };
+    const token = mintAzdo();
+    const collector = new LeakReportCollector(origin);
+    collector.add(findingOf(token), at("a.ts", 1));
+    collector.add(findingOf(token), at("a.ts", 1));
+    collector.add(findingOf(mintLegacy(), "azdo-pat-legacy"), at("a.ts", 2));
+    expect(await count("azdo-pat")).toBe(before.azdo + 2);
+    expect(await count("azdo-pat-legacy")).toBe(before.legacy + 1);
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pushToRevokedSeconds, revocations, storeLookups } from "../../src/metrics/index.js";
+import { mails, pushToRevokedSeconds, revocations, storeLookups } from "../../src/metrics/index.js";
 import {
   createMailer,
   decideAction,
@@ -383,6 +383,67 @@ describe("the owner's notice", () => {
     for (const part of [mail.subject, mail.text, mail.html]) expect(part).not.toContain(pat.token);
   });
 
+  it("is not sent without an incident or an owner; a failure's reason is kept and counted, whatever was thrown", async () => {
+    const mailer = keepingMailer();
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (line: string) => lines.push(line) });
+    const deps = { store: issuer.store, mailer, logger };
+    const sent = async (result: string) =>
+      (await mails.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
+    // No incident yet.
+    expect(await sendLeakNotice(deps, fingerprint(`${"z".repeat(52)}JQQJ99BCAAAAAAAAAAAAAAAAAZDO1xwm`))).toBe(
+      "noIncident",
+    );
+    // An incident of a token that is not (or no longer) ours: nobody to tell.
+    const foreign = fingerprint(`${"w".repeat(52)}JQQJ99BCAAAAAAAAAAAAAAAAAZDO1xwm`);
+    await issuer.store.recordIncident({
+      fingerprint: foreign,
+      format: "azdo-pat",
+      location: { repository: "x/y", commit: "1", path: "p", line: 1, source: "secret-scanning" },
+    });
+    expect(await sendLeakNotice(deps, foreign)).toBe("noOwner");
+    expect(mailer.sent).toHaveLength(0);
+
+    const t = await seedTenant(issuer.store);
+    const pat = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "mailed",
+      scope: "vso.code",
+      validTo: inDays(issuer, 10),
+      actor: asUser(t.alice),
+    });
+    await respondToLeak(
+      { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent },
+      reportFor(pat.token),
+    );
+    const fp = fingerprint(pat.token);
+    const before = { failed: await sent("failed"), sent: await sent("sent") };
+    const throwing: Mailer = {
+      kind: "smtp",
+      async send() {
+        throw "ECONNRESET";
+      },
+      close() {},
+    };
+    await expect(sendLeakNotice({ ...deps, mailer: throwing }, fp)).rejects.toThrow(
+      "mail to the owner failed: ECONNRESET",
+    );
+    expect((await issuer.store.getIncident(fp))?.mail).toMatchObject({
+      attempts: 1,
+      lastError: "ECONNRESET",
+    });
+    expect(await sent("failed")).toBe(before.failed + 1);
+    const warned = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "owner notice not sent; will retry");
+    expect(warned).toMatchObject({
+      reason: "ECONNRESET",
+      incident: (await issuer.store.getIncident(fp))?.id,
+    });
+    expect(await sendLeakNotice(deps, fp)).toBe("sent");
+    expect(await sent("sent")).toBe(before.sent + 1);
+    expect(await sent("failed")).toBe(before.failed + 1);
+    expect((await issuer.store.getIncident(fp))?.mailedAt).toBeInstanceOf(Date);
+  });
+
   it("is written to the outbox as an .eml file when no SMTP server is configured", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "patrol-outbox-"));
     try {
@@ -444,5 +505,20 @@ describe("FingerprintLookup", () => {
     queries = 0;
     await Promise.all(pats.map((p) => small.find(fingerprint(p.token))));
     expect(queries).toBe(3);
+  });
+
+  it("a failed query fails every ask of its batch, and the next batch asks again", async () => {
+    let fail = true;
+    const flaky = {
+      findByFingerprints: async (fps: string[]) => {
+        if (fail) throw new Error("connection terminated");
+        return issuer.store.findByFingerprints(fps);
+      },
+    };
+    const lookup = new FingerprintLookup(flaky, { maxBatch: 100, maxWaitMs: 1 });
+    const asks = ["a", "b", "a"].map((c) => lookup.find(c.repeat(64)));
+    for (const ask of asks) await expect(ask).rejects.toThrow("connection terminated");
+    fail = false;
+    expect(await lookup.find("a".repeat(64))).toBeNull();
   });
 });
