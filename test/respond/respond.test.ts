@@ -255,6 +255,59 @@ describe("what respondToLeak records, says and counts", () => {
     expect(await counted(storeLookups, { result: "none" })).toBe(before.none + 1);
   });
 
+  it("two deliveries of one leak at once: one revokes, the other sees it done; one revoke time observed", async () => {
+    const t = await seedTenant(issuer.store);
+    const pat = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "raced",
+      scope: "vso.code",
+      validTo: inDays(issuer, 10),
+      actor: asUser(t.alice),
+    });
+    // One lookup for both: they are batched into one query and both see the PAT active.
+    const deps = { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent };
+    const before = await revokeLatency();
+    const outcomes = await Promise.all([
+      respondToLeak(deps, reportFor(pat.token, 1, "c0ffee00-0000-4000-8000-0000000000c1")),
+      respondToLeak(deps, reportFor(pat.token, 1, "c0ffee00-0000-4000-8000-0000000000c2")),
+    ]);
+    expect(outcomes.map((o) => o.ours && o.revokedNow).sort()).toEqual([false, true]);
+    expect(outcomes.map((o) => o.ours && o.action)).toEqual(["revoked", "revoked"]);
+    expect((await revokeLatency()).count).toBe(before.count + 1);
+    expect(await auditCount(t.tenant.id, "Token.PatSystemRevokeEvent")).toBe(1);
+  });
+
+  it("a partner alert's link that names no repository path is kept whole as the discovery's location", async () => {
+    const t = await seedTenant(issuer.store);
+    const pat = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "gist",
+      scope: "vso.code",
+      validTo: inDays(issuer, 10),
+      actor: asUser(t.alice),
+    });
+    const deps = { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent };
+    const report = { ...reportFor(pat.token), source: "secret-scanning" as const };
+    report.locations = [
+      {
+        repository: "unknown",
+        commit: "0".repeat(40),
+        path: "unknown",
+        line: 1,
+        url: "https://gist.github.com/octo/1234",
+      },
+    ];
+    await respondToLeak(deps, report);
+    const [event] = (
+      await issuer.store.queryAuditLog({ tenantId: t.tenant.id, actionId: "Token.PatPublicDiscoveryEvent" })
+    ).entries;
+    expect(event.data).toMatchObject({
+      repositoryUrl: "https://gist.github.com/octo/1234",
+      url: "https://gist.github.com/octo/1234",
+      source: "secret-scanning",
+    });
+  });
+
   it("a PAT already revoked or expired is left alone and recorded as already inactive", async () => {
     const t = await seedTenant(issuer.store);
     const deps = { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent };
@@ -505,6 +558,20 @@ describe("FingerprintLookup", () => {
     queries = 0;
     await Promise.all(pats.map((p) => small.find(fingerprint(p.token))));
     expect(queries).toBe(3);
+  });
+
+  it("by default, batches at most 500 fingerprints a query", async () => {
+    let queries = 0;
+    const counting = {
+      findByFingerprints: (fps: string[]) => {
+        queries++;
+        return issuer.store.findByFingerprints(fps);
+      },
+    };
+    const lookup = new FingerprintLookup(counting);
+    const asks = Array.from({ length: 501 }, (_, i) => lookup.find(i.toString(16).padStart(64, "0")));
+    expect((await Promise.all(asks)).every((m) => m === null)).toBe(true);
+    expect(queries).toBe(2);
   });
 
   it("a failed query fails every ask of its batch, and the next batch asks again", async () => {
