@@ -310,6 +310,65 @@ describe("the checkpoint file", () => {
     }
   });
 
+  it("an event rewritten with the chain key differs from its checkpoint; the newest checkpoint bounds the chain", async () => {
+    const s = await tenantWithLog(1);
+    const dir = await mkdtemp(path.join(tmpdir(), "patrol-checkpoints-"));
+    try {
+      const ctx = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "all.jsonl") };
+      const checkpointLine = async () => {
+        await writeAuditCheckpoints(ctx);
+        const lines = (await readFile(ctx.auditCheckpointFile, "utf8")).trim().split("\n");
+        return lines.filter((l) => JSON.parse(l).tenantId === s.tenant.id).at(-1) as string;
+      };
+      const older = await checkpointLine();
+      const h1 = JSON.parse(older).seq;
+      await issuer.store.createPat({
+        organization: s.org.name,
+        displayName: "after the first checkpoint",
+        scope: "vso.code",
+        actor: asUser(s.alice),
+      });
+      const newer = await checkpointLine();
+      const h2 = JSON.parse(newer).seq;
+      expect(h2).toBe(h1 + 1);
+      const file = path.join(dir, "two.jsonl");
+      // Two writers' lines can land in either order: the newest is the one with the highest sequence number.
+      await writeFile(file, `${newer}\n${older}\n`);
+      expect(await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file })).toMatchObject({
+        ok: true,
+        checkpoints: 2,
+      });
+
+      await asAttacker([["DELETE FROM audit_events WHERE tenant_id = $1 AND seq > $2", [s.tenant.id, h1]]]);
+      const cut = await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file });
+      expect(cut).toMatchObject({ ok: false, brokenAt: { seq: h2, id: null } });
+      if (!cut.ok) expect(cut.brokenAt.reason).toMatch(new RegExp(`^events ${h2} to ${h2} are missing`));
+
+      // Someone holding the chain key rewrites the head: the chain verifies, its checkpoint does not.
+      const head = (await events(s.tenant.id)).at(-1) as AuditEvent;
+      const { hash: _old, ...rest } = { ...head, details: "nothing to see" };
+      await asAttacker([
+        [
+          "UPDATE audit_events SET details = $3, hash = $4 WHERE tenant_id = $1 AND seq = $2",
+          [s.tenant.id, head.seq, rest.details, auditEventHash(rest, issuer.store.ctx.auditKeys.chain)],
+        ],
+      ]);
+      const olderFile = path.join(dir, "older.jsonl");
+      await writeFile(olderFile, `${older}\n`);
+      const rewritten = await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: olderFile });
+      expect(rewritten).toMatchObject({
+        ok: false,
+        brokenAt: {
+          seq: h1,
+          id: head.id,
+          reason: `it differs from the checkpoint of ${JSON.parse(older).at}`,
+        },
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("passes over blank lines, other records and other tenants; a missing file has none; a bad line is named", async () => {
     const s = await tenantWithLog(1);
     const other = await tenantWithLog(1);
@@ -325,10 +384,14 @@ describe("the checkpoint file", () => {
         await writeFile(file, lines.join("\n"));
         return issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file });
       };
-      expect(await verify(["", theirs, "   ", '{"type":"something else"}', mine, ""])).toMatchObject({
+      const otherRecord = JSON.stringify({ ...JSON.parse(mine), type: "something else" });
+      expect(await verify(["", theirs, "   ", "null", otherRecord, mine, ""])).toMatchObject({
         ok: true,
         checkpoints: 1,
       });
+      // Another tenant's checkpoint says nothing about this chain, even at the same sequence number.
+      expect(JSON.parse(theirs).seq).toBe(JSON.parse(mine).seq);
+      expect(await verify([theirs])).toMatchObject({ ok: true, checkpoints: 0 });
       expect(
         await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: path.join(dir, "none.jsonl") }),
       ).toMatchObject({ ok: true, checkpoints: 0 });

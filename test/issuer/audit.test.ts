@@ -385,6 +385,11 @@ describe("audit event contents and reads", () => {
     expect(await lines({ startTime: later })).toBe(0);
     expect(await lines({ endTime: later })).toBe(await headSeq(s.tenant.id));
     expect(await lines({ endTime: new Date(Date.now() - 3_600_000) })).toBe(0);
+    const before = await issuer.store.queryAuditLog({
+      tenantId: s.tenant.id,
+      endTime: new Date(Date.now() - 3_600_000),
+    });
+    expect(before.entries).toEqual([]);
   });
 
   it("page from a continuation token, and refuse tokens this service did not issue", async () => {

@@ -270,6 +270,31 @@ describe("recordPublicDiscovery", () => {
       line: 12,
     });
     expect(JSON.stringify(rows)).not.toContain(token);
+    // How patrol learned of it and the link, when known; an unknown PAT is an error, not an event.
+    await issuer.store.recordPublicDiscovery({
+      ...location,
+      line: 14,
+      source: "secret-scanning",
+      url: "https://github.com/acme/app/blob/0123/config/settings.json#L14",
+    });
+    const [withLink] = (
+      await issuer.store.queryAuditLog({ tenantId: t.tenant.id, actionId: "Token.PatPublicDiscoveryEvent" })
+    ).entries;
+    expect(withLink.data).toMatchObject({
+      line: 14,
+      source: "secret-scanning",
+      url: "https://github.com/acme/app/blob/0123/config/settings.json#L14",
+    });
+    expect(rows[0].data).not.toHaveProperty("source");
+    expect(rows[0].data).not.toHaveProperty("url");
+    const nobody = "00000000-0000-4000-8000-000000000000";
+    await expect(
+      issuer.store.recordPublicDiscovery({ ...location, authorizationId: nobody }),
+    ).rejects.toMatchObject({
+      kind: "notFound",
+      message: `no PAT with authorizationId ${nobody}`,
+      patTokenError: "authorizationNotFound",
+    });
   });
 });
 
@@ -376,7 +401,7 @@ describe("leak incidents, merged and listed", () => {
     await issuer.store.recordIncident({
       fingerprint: fp.toUpperCase(),
       format: "azdo-pat",
-      location: where(1, middle),
+      location: { ...where(1, middle), url: "https://github.com/acme/app/blob/abc123/a.txt#L1" },
     });
     const earlier = new Date("2025-02-01T00:00:00.000Z");
     const later = new Date("2025-04-01T00:00:00.000Z");
@@ -406,22 +431,33 @@ describe("leak incidents, merged and listed", () => {
     // Locations in the order they were seen, each with its own time and source.
     expect(incident.locations.map((l) => [l.line, l.seenAt.toISOString(), l.source, l.url])).toEqual([
       [2, earlier.toISOString(), "push", null],
-      [1, middle.toISOString(), "push", null],
+      [1, middle.toISOString(), "push", "https://github.com/acme/app/blob/abc123/a.txt#L1"],
       [3, later.toISOString(), "push", null],
     ]);
     expect(incident.locations[0]).toMatchObject({ repository: "acme/app", commit: "abc123", path: "a.txt" });
   });
 
-  it("refuse bad input: an unknown format, a redacted form that could hold the token, a bad fingerprint", async () => {
+  it("refuse bad input with a message that says what is wrong", async () => {
     const fp = fingerprint(mintAzdo());
-    for (const input of [
-      { fingerprint: fp, format: "github-pat", location: where(1) },
-      { fingerprint: fp, format: "azdo-pat", redacted: mintAzdo(), location: where(1) },
-      { fingerprint: fp, format: "azdo-pat", redacted: "Ab3x...1xwm", location: where(1) },
-      { fingerprint: "abc", format: "azdo-pat", location: where(1) },
-    ]) {
+    for (const [input, message] of [
+      [{ fingerprint: fp, format: "github-pat", location: where(1) }, "unknown token format"],
+      [
+        { fingerprint: fp, format: "azdo-pat", redacted: mintAzdo(), location: where(1) },
+        "redacted must be the first 4 characters, an ellipsis and the last 4",
+      ],
+      [
+        { fingerprint: fp, format: "azdo-pat", redacted: "Ab3x...1xwm", location: where(1) },
+        "redacted must be the first 4 characters, an ellipsis and the last 4",
+      ],
+      [
+        { fingerprint: "abc", format: "azdo-pat", location: where(1) },
+        "a fingerprint is the 64-character hex SHA-256 of a token",
+      ],
+      [{ fingerprint: fp, format: "azdo-pat", location: { ...where(1), line: 0 } }, /^location/],
+    ] as [object, string | RegExp][]) {
       await expect(issuer.store.recordIncident(input as never), JSON.stringify(input)).rejects.toMatchObject({
         kind: "invalid",
+        message: typeof message === "string" ? message : expect.stringMatching(message),
       });
     }
     expect(await issuer.store.getIncident(fp)).toBeNull();
@@ -432,8 +468,20 @@ describe("leak incidents, merged and listed", () => {
       location: where(1),
     });
     expect(legacy.incident.format).toBe("azdo-pat-legacy");
-    await expect(issuer.store.setIncidentAction(fingerprint("none"), "revoked")).rejects.toMatchObject({
+    const none = fingerprint("none");
+    await expect(issuer.store.setIncidentAction(none, "revoked")).rejects.toMatchObject({
       kind: "notFound",
+      message: "no incident for that fingerprint",
+    });
+    await expect(issuer.store.markIncidentMailed(none)).rejects.toMatchObject({
+      kind: "notFound",
+      message: "no incident for that fingerprint",
+    });
+    const nobody = "00000000-0000-4000-8000-000000000000";
+    await expect(issuer.store.systemRevoke(nobody, "leaked", null)).rejects.toMatchObject({
+      kind: "notFound",
+      message: `no PAT with authorizationId ${nobody}`,
+      patTokenError: "authorizationNotFound",
     });
   });
 
@@ -475,6 +523,14 @@ describe("leak incidents, merged and listed", () => {
        FROM generate_series(1, 100) AS n`,
       [rows[0].id, day(3)],
     );
+    // Another tenant's incident, seen last of all: never in this tenant's list.
+    const elsewhere = await seedTenant(issuer.store);
+    await issuer.store.recordIncident({
+      fingerprint: fingerprint(mintAzdo()),
+      format: "azdo-pat",
+      tenantId: elsewhere.tenant.id,
+      location: where(1, day(9)),
+    });
     const list = (query: Omit<Parameters<typeof issuer.store.listIncidents>[0], "tenantId">) =>
       issuer.store.listIncidents({ tenantId: s.tenant.id, ...query });
     const fpsOf = (page: { incidents: { fingerprint: string }[] }) =>
@@ -506,12 +562,47 @@ describe("leak incidents, merged and listed", () => {
     expect(fpsOf(await list({ top: 500 }))).toHaveLength(3);
 
     for (const top of [0, 501, 1.5, -1]) {
-      await expect(list({ top }), String(top)).rejects.toMatchObject({ kind: "invalid" });
+      await expect(list({ top }), String(top)).rejects.toMatchObject({
+        kind: "invalid",
+        message: "$top must be a whole number from 1 to 500",
+      });
     }
     const forged = Buffer.from(JSON.stringify({ t: "yesterday", id: "x" })).toString("base64url");
     for (const continuationToken of ["%%%", "bm90IGpzb24", forged]) {
-      await expect(list({ continuationToken }), continuationToken).rejects.toMatchObject({ kind: "invalid" });
+      await expect(list({ continuationToken }), continuationToken).rejects.toMatchObject({
+        kind: "invalid",
+        message: "continuationToken is not one this server gave out",
+      });
     }
+
+    // Incidents first seen at the same instant are paged by id: none is skipped or repeated.
+    const tied = await seedTenant(issuer.store);
+    for (let i = 0; i < 3; i++)
+      await issuer.store.recordIncident({
+        fingerprint: fingerprint(mintAzdo()),
+        format: "azdo-pat",
+        tenantId: tied.tenant.id,
+        location: where(1, day(5)),
+      });
+    const pages: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await issuer.store.listIncidents({
+        tenantId: tied.tenant.id,
+        top: 1,
+        continuationToken: token,
+      });
+      pages.push(...page.incidents.map((i) => i.id));
+      token = page.continuationToken ?? undefined;
+    } while (token);
+    expect(pages).toHaveLength(3);
+    expect(new Set(pages).size).toBe(3);
+    // A tenant without incidents has an empty list.
+    const quiet = await seedTenant(issuer.store);
+    expect(await issuer.store.listIncidents({ tenantId: quiet.tenant.id })).toEqual({
+      incidents: [],
+      continuationToken: null,
+    });
 
     // By id, as the dashboard links them; anything that is not a known id is simply not there.
     const byId = await issuer.store.getIncidentById(all.incidents[1].id);
