@@ -332,8 +332,8 @@ describe("the checkpoint file", () => {
       const h2 = JSON.parse(newer).seq;
       expect(h2).toBe(h1 + 1);
       const file = path.join(dir, "two.jsonl");
-      // Two writers' lines can land in either order: the newest is the one with the highest sequence number.
-      await writeFile(file, `${newer}\n${older}\n`);
+      // Writers' lines can land in any order, and twice: the newest is the one with the highest sequence number.
+      await writeFile(file, `${older}\n${newer}\n${older}\n`);
       expect(await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file })).toMatchObject({
         ok: true,
         checkpoints: 2,

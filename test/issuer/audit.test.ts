@@ -1,5 +1,14 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appendAuditEvent, auditEventHash, encodeCursor } from "../../src/issuer/audit.js";
+import {
+  appendAuditEvent,
+  auditEventHash,
+  encodeCursor,
+  verifyAuditChain,
+  writeAuditCheckpoints,
+} from "../../src/issuer/audit.js";
 import { AUDIT_ACTIONS, type AuditEvent, SYSTEM_ACTOR } from "../../src/issuer/index.js";
 import { MEANINGFUL_ON_POSTGRES } from "../support/database.js";
 import { ADMIN, asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
@@ -287,6 +296,66 @@ describe("audit events", () => {
   });
 });
 
+describe("retention anchors", () => {
+  it("must match a checkpoint of their event, and their signature covers their own tenant, place and MAC", async () => {
+    const s = await tenantWithHistory();
+    const dir = await mkdtemp(path.join(tmpdir(), "patrol-anchor-"));
+    try {
+      const before = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "before.jsonl") };
+      await writeAuditCheckpoints(before);
+      const total = await headSeq(s.tenant.id);
+      // Rewritten with the key before the purge (as backdating does): the purge anchors the rewritten head.
+      await backdateLog(s.tenant.id, 91);
+      expect((await issuer.store.purgeAuditLog()).deleted).toBeGreaterThanOrEqual(total);
+      expect(await verifyAuditChain(before, s.tenant.id)).toEqual({
+        ok: false,
+        checked: 0,
+        brokenAt: {
+          seq: total,
+          id: null,
+          reason: "the retention anchor does not match the checkpoint of its event",
+        },
+      });
+      // A checkpoint taken after the purge, of a later event, agrees with the anchored chain.
+      await issuer.store.createPat({
+        organization: s.org.name,
+        displayName: "after the purge",
+        scope: "vso.code",
+        actor: asUser(s.alice),
+      });
+      const after = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "after.jsonl") };
+      await writeAuditCheckpoints(after);
+      expect(await verifyAuditChain(after, s.tenant.id)).toMatchObject({
+        ok: true,
+        checked: 1,
+        checkpoints: 1,
+        startsAfter: total,
+      });
+
+      // Another tenant's head deleted and an anchor forged with the MAC copied from this tenant's anchor.
+      const victim = await seedTenant(issuer.store);
+      const { rows: anchors } = await issuer.store.db.query<{ mac: string }>(
+        "SELECT mac FROM audit_chain_anchors WHERE tenant_id = $1",
+        [s.tenant.id],
+      );
+      const { rows: cut } = await issuer.store.db.query<{ hash: string }>(
+        "SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = 2",
+        [victim.tenant.id],
+      );
+      await tamper("DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= 2", [victim.tenant.id]);
+      await issuer.store.db.query(
+        "INSERT INTO audit_chain_anchors (tenant_id, seq, hash, purged_at, mac) VALUES ($1, 2, $2, now(), $3)",
+        [victim.tenant.id, cut[0].hash, anchors[0].mac],
+      );
+      const report = await issuer.store.verifyAuditChain(victim.tenant.id);
+      expect(report).toMatchObject({ ok: false, brokenAt: { seq: 3 } });
+      if (!report.ok) expect(report.brokenAt.reason).toMatch(/no valid signature/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("audit event contents and reads", () => {
   it("record who acted, where, from which address, and the user's values without NUL (PostgreSQL text cannot hold it)", async () => {
     const s = await seedTenant(issuer.store);
@@ -417,7 +486,10 @@ describe("audit event contents and reads", () => {
       await expect(
         issuer.store.queryAuditLog({ tenantId: s.tenant.id, continuationToken: token }),
         Buffer.from(token, "base64url").toString(),
-      ).rejects.toMatchObject({ kind: "invalid" });
+      ).rejects.toMatchObject({
+        kind: "invalid",
+        message: "continuationToken is not one this service issued",
+      });
     }
   });
 
