@@ -167,7 +167,10 @@ describe("respondToLeak", () => {
 async function counted(counter: typeof revocations | typeof storeLookups, labels: Record<string, string>) {
   const { values } = await counter.get();
   const key = Object.entries(labels);
-  return values.find((v) => key.every(([k, want]) => v.labels[k] === want))?.value ?? 0;
+  return (
+    values.find((v) => key.every(([k, want]) => (v.labels as Record<string, unknown>)[k] === want))?.value ??
+    0
+  );
 }
 
 async function revokeLatency(): Promise<{ count: number; sum: number }> {
