@@ -306,7 +306,16 @@ describe("retention anchors", () => {
       const total = await headSeq(s.tenant.id);
       // Rewritten with the key before the purge (as backdating does): the purge anchors the rewritten head.
       await backdateLog(s.tenant.id, 91);
+      const matching = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "matching.jsonl") };
+      await writeAuditCheckpoints(matching);
       expect((await issuer.store.purgeAuditLog()).deleted).toBeGreaterThanOrEqual(total);
+      // A checkpoint of the anchored event as it was purged agrees with the anchor.
+      expect(await verifyAuditChain(matching, s.tenant.id)).toMatchObject({
+        ok: true,
+        checked: 0,
+        checkpoints: 0,
+        startsAfter: total,
+      });
       expect(await verifyAuditChain(before, s.tenant.id)).toEqual({
         ok: false,
         checked: 0,
