@@ -1,6 +1,6 @@
 // Mutation testing of the token and detector code: `npm run mutate:detector` (and `npm run mutate` for all).
 // See README "Mutation testing". The other scopes (stryker.streaming.config.mjs, stryker.issuer.config.mjs,
-// stryker.tokens.config.mjs) reuse this one.
+// stryker.respond.config.mjs, stryker.tokens.config.mjs) reuse this one.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: "vitest",

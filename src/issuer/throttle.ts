@@ -13,6 +13,11 @@ export class FailedAttemptThrottle {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Clients with a window held in memory (ended windows stay until the client is seen again or pruned). */
+  get trackedClients(): number {
+    return this.windows.size;
+  }
+
   /** Seconds until the client may try again, or 0 when it is not blocked. */
   retryAfterSeconds(client: string): number {
     const window = this.current(client);

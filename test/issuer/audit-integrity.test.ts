@@ -10,7 +10,12 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runIssuerCommand } from "../../src/cli/issuer-commands.js";
 import { ConfigError, estimatedEntropyBits, loadConfig } from "../../src/config.js";
-import { auditEventHash, canonicalJson } from "../../src/issuer/audit.js";
+import {
+  auditEventHash,
+  canonicalJson,
+  verifyAuditChain,
+  writeAuditCheckpoints,
+} from "../../src/issuer/audit.js";
 import { DEV_AUDIT_KEY_FILE, deriveAuditKeys, loadAuditKey } from "../../src/issuer/audit-keys.js";
 import type { AuditEvent } from "../../src/issuer/index.js";
 import { IssuerStore, migrate, scheduleIssuerMaintenance } from "../../src/issuer/index.js";
@@ -266,6 +271,153 @@ describe("audit log attacks", () => {
     const other = new IssuerStore({ db: issuer.store.db, logger: issuer.logger, auditKey: randomBytes(32) });
     expect(await other.verifyAuditChain(s.tenant.id)).toMatchObject({ ok: false, brokenAt: { seq: 1 } });
     expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({ ok: true });
+  });
+});
+
+describe("the checkpoint file", () => {
+  it("is created with its directories, readable by its owner only, and gets a line per tenant whose head moved", async () => {
+    const s = await tenantWithLog(1);
+    const dir = await mkdtemp(path.join(tmpdir(), "patrol-checkpoints-"));
+    try {
+      const file = path.join(dir, "a", "b", "checkpoints.jsonl");
+      const ctx = { ...issuer.store.ctx, auditCheckpointFile: file };
+      const written = new Map<string, number>();
+      const first = await writeAuditCheckpoints(ctx, written);
+      expect(first.written).toBeGreaterThanOrEqual(1);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const lines = (await readFile(file, "utf8")).trim().split("\n");
+      expect(lines).toHaveLength(first.written);
+      expect(lines.map((l) => JSON.parse(l)).filter((c) => c.tenantId === s.tenant.id)).toEqual([
+        expect.objectContaining({ type: "patrol.audit.checkpoint", v: 1, seq: s.events.length }),
+      ]);
+      // Nothing moved: nothing written. One tenant's head moved: one line.
+      expect(await writeAuditCheckpoints(ctx, written)).toEqual({ written: 0 });
+      await issuer.store.createPat({
+        organization: s.org.name,
+        displayName: "moves the head",
+        scope: "vso.code",
+        actor: asUser(s.alice),
+      });
+      expect(await writeAuditCheckpoints(ctx, written)).toEqual({ written: 1 });
+      expect((await readFile(file, "utf8")).trim().split("\n")).toHaveLength(first.written + 1);
+      expect(await verifyAuditChain(ctx, s.tenant.id)).toMatchObject({ ok: true, checkpoints: 2 });
+      // Without a file configured, checkpoints go to the log only.
+      const logOnly = { ...issuer.store.ctx, auditCheckpointFile: undefined };
+      expect((await writeAuditCheckpoints(logOnly)).written).toBeGreaterThanOrEqual(1);
+      expect(await verifyAuditChain(logOnly, s.tenant.id)).toMatchObject({ ok: true, checkpoints: 0 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("an event rewritten with the chain key differs from its checkpoint; the newest checkpoint bounds the chain", async () => {
+    const s = await tenantWithLog(1);
+    const dir = await mkdtemp(path.join(tmpdir(), "patrol-checkpoints-"));
+    try {
+      const ctx = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "all.jsonl") };
+      const checkpointLine = async () => {
+        await writeAuditCheckpoints(ctx);
+        const lines = (await readFile(ctx.auditCheckpointFile, "utf8")).trim().split("\n");
+        return lines.filter((l) => JSON.parse(l).tenantId === s.tenant.id).at(-1) as string;
+      };
+      const older = await checkpointLine();
+      const h1 = JSON.parse(older).seq;
+      await issuer.store.createPat({
+        organization: s.org.name,
+        displayName: "after the first checkpoint",
+        scope: "vso.code",
+        actor: asUser(s.alice),
+      });
+      const newer = await checkpointLine();
+      const h2 = JSON.parse(newer).seq;
+      expect(h2).toBe(h1 + 1);
+      const file = path.join(dir, "two.jsonl");
+      // Writers' lines can land in any order, and twice: the newest is the one with the highest sequence number.
+      await writeFile(file, `${older}\n${newer}\n${older}\n`);
+      expect(await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file })).toMatchObject({
+        ok: true,
+        checkpoints: 2,
+      });
+
+      await asAttacker([["DELETE FROM audit_events WHERE tenant_id = $1 AND seq > $2", [s.tenant.id, h1]]]);
+      const cut = await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file });
+      expect(cut).toMatchObject({ ok: false, brokenAt: { seq: h2, id: null } });
+      if (!cut.ok) expect(cut.brokenAt.reason).toMatch(new RegExp(`^events ${h2} to ${h2} are missing`));
+
+      // Someone holding the chain key rewrites the head: the chain verifies, its checkpoint does not.
+      const head = (await events(s.tenant.id)).at(-1) as AuditEvent;
+      const { hash: _old, ...rest } = { ...head, details: "nothing to see" };
+      await asAttacker([
+        [
+          "UPDATE audit_events SET details = $3, hash = $4 WHERE tenant_id = $1 AND seq = $2",
+          [s.tenant.id, head.seq, rest.details, auditEventHash(rest, issuer.store.ctx.auditKeys.chain)],
+        ],
+      ]);
+      const olderFile = path.join(dir, "older.jsonl");
+      await writeFile(olderFile, `${older}\n`);
+      const rewritten = await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: olderFile });
+      expect(rewritten).toMatchObject({
+        ok: false,
+        brokenAt: {
+          seq: h1,
+          id: head.id,
+          reason: `it differs from the checkpoint of ${JSON.parse(older).at}`,
+        },
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("passes over blank lines, other records and other tenants; a missing file has none; a bad line is named", async () => {
+    const s = await tenantWithLog(1);
+    const other = await tenantWithLog(1);
+    const dir = await mkdtemp(path.join(tmpdir(), "patrol-checkpoints-"));
+    try {
+      const source = path.join(dir, "source.jsonl");
+      await writeAuditCheckpoints({ ...issuer.store.ctx, auditCheckpointFile: source });
+      const all = (await readFile(source, "utf8")).trim().split("\n");
+      const mine = all.find((l) => JSON.parse(l).tenantId === s.tenant.id) as string;
+      const theirs = all.find((l) => JSON.parse(l).tenantId === other.tenant.id) as string;
+      const verify = async (lines: string[]) => {
+        const file = path.join(dir, `try-${Math.random().toString(36).slice(2)}.jsonl`);
+        await writeFile(file, lines.join("\n"));
+        return issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: file });
+      };
+      const otherRecord = JSON.stringify({ ...JSON.parse(mine), type: "something else" });
+      expect(await verify(["", theirs, "   ", "null", otherRecord, mine, ""])).toMatchObject({
+        ok: true,
+        checkpoints: 1,
+      });
+      // Another tenant's checkpoint says nothing about this chain, even at the same sequence number.
+      expect(JSON.parse(theirs).seq).toBe(JSON.parse(mine).seq);
+      expect(await verify([theirs])).toMatchObject({ ok: true, checkpoints: 0 });
+      expect(
+        await issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: path.join(dir, "none.jsonl") }),
+      ).toMatchObject({ ok: true, checkpoints: 0 });
+      await expect(issuer.store.verifyAuditChain(s.tenant.id, { checkpointFile: dir })).rejects.toThrow();
+
+      const parsed = JSON.parse(mine);
+      for (const [lines, line] of [
+        [[theirs, "", "{not json"], 3],
+        [[JSON.stringify({ ...parsed, mac: 7 })], 1],
+        [[theirs, JSON.stringify({ ...parsed, mac: parsed.mac.slice(0, 10) })], 2],
+        [[JSON.stringify({ ...parsed, at: "2000-01-01T00:00:00.000Z" })], 1],
+      ] as [string[], number][]) {
+        const report = await verify(lines);
+        expect(report, lines.join(" | ")).toMatchObject({
+          ok: false,
+          checked: 0,
+          brokenAt: {
+            seq: 0,
+            id: null,
+            reason: `line ${line} of the checkpoint file is not a checkpoint signed with this audit key`,
+          },
+        });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,15 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEventHash } from "../../src/issuer/audit.js";
-import { AUDIT_ACTIONS, type AuditEvent } from "../../src/issuer/index.js";
+import {
+  appendAuditEvent,
+  auditEventHash,
+  encodeCursor,
+  verifyAuditChain,
+  writeAuditCheckpoints,
+} from "../../src/issuer/audit.js";
+import { AUDIT_ACTIONS, type AuditEvent, SYSTEM_ACTOR } from "../../src/issuer/index.js";
 import { MEANINGFUL_ON_POSTGRES } from "../support/database.js";
 import { ADMIN, asUser, openTestIssuer, seedTenant, type TestIssuer } from "../support/issuer.js";
 
@@ -284,6 +293,238 @@ describe("audit events", () => {
     });
     await issuer.store.setTenantPolicies(recent.tenant.name, { restrictGlobalPats: true }, ADMIN);
     expect((await issuer.store.verifyAuditChain(recent.tenant.id)).ok).toBe(true);
+  });
+});
+
+describe("retention anchors", () => {
+  it("must match a checkpoint of their event, and their signature covers their own tenant, place and MAC", async () => {
+    const s = await tenantWithHistory();
+    const dir = await mkdtemp(path.join(tmpdir(), "patrol-anchor-"));
+    try {
+      const before = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "before.jsonl") };
+      await writeAuditCheckpoints(before);
+      const total = await headSeq(s.tenant.id);
+      // Rewritten with the key before the purge (as backdating does): the purge anchors the rewritten head.
+      await backdateLog(s.tenant.id, 91);
+      const matching = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "matching.jsonl") };
+      await writeAuditCheckpoints(matching);
+      expect((await issuer.store.purgeAuditLog()).deleted).toBeGreaterThanOrEqual(total);
+      // A checkpoint of the anchored event as it was purged agrees with the anchor.
+      expect(await verifyAuditChain(matching, s.tenant.id)).toMatchObject({
+        ok: true,
+        checked: 0,
+        checkpoints: 0,
+        startsAfter: total,
+      });
+      expect(await verifyAuditChain(before, s.tenant.id)).toEqual({
+        ok: false,
+        checked: 0,
+        brokenAt: {
+          seq: total,
+          id: null,
+          reason: "the retention anchor does not match the checkpoint of its event",
+        },
+      });
+      // A checkpoint taken after the purge, of a later event, agrees with the anchored chain.
+      await issuer.store.createPat({
+        organization: s.org.name,
+        displayName: "after the purge",
+        scope: "vso.code",
+        actor: asUser(s.alice),
+      });
+      const after = { ...issuer.store.ctx, auditCheckpointFile: path.join(dir, "after.jsonl") };
+      await writeAuditCheckpoints(after);
+      expect(await verifyAuditChain(after, s.tenant.id)).toMatchObject({
+        ok: true,
+        checked: 1,
+        checkpoints: 1,
+        startsAfter: total,
+      });
+
+      // Another tenant's head deleted and an anchor forged with the MAC copied from this tenant's anchor.
+      const victim = await seedTenant(issuer.store);
+      const { rows: anchors } = await issuer.store.db.query<{ mac: string }>(
+        "SELECT mac FROM audit_chain_anchors WHERE tenant_id = $1",
+        [s.tenant.id],
+      );
+      const { rows: cut } = await issuer.store.db.query<{ hash: string }>(
+        "SELECT hash FROM audit_events WHERE tenant_id = $1 AND seq = 2",
+        [victim.tenant.id],
+      );
+      await tamper("DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= 2", [victim.tenant.id]);
+      await issuer.store.db.query(
+        "INSERT INTO audit_chain_anchors (tenant_id, seq, hash, purged_at, mac) VALUES ($1, 2, $2, now(), $3)",
+        [victim.tenant.id, cut[0].hash, anchors[0].mac],
+      );
+      const report = await issuer.store.verifyAuditChain(victim.tenant.id);
+      expect(report).toMatchObject({ ok: false, brokenAt: { seq: 3 } });
+      if (!report.ok) expect(report.brokenAt.reason).toMatch(/no valid signature/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("audit event contents and reads", () => {
+  it("record who acted, where, from which address, and the user's values without NUL (PostgreSQL text cannot hold it)", async () => {
+    const s = await seedTenant(issuer.store);
+    const written = await issuer.store.db.transaction(async (tx) => [
+      await appendAuditEvent(issuer.store.ctx, tx, {
+        tenantId: s.tenant.id,
+        organization: { id: s.org.id, name: s.org.name },
+        actor: asUser({ ...s.alice, displayName: "Alice\u0000 A" }),
+        actionId: "Token.PatUpdateEvent",
+        details: "renamed \u0000to x",
+        data: { name: "x\u0000y", count: 2, flag: false, none: null },
+        correlationId: "corr-1",
+        ipAddress: "203.0.113.9",
+      }),
+      await appendAuditEvent(issuer.store.ctx, tx, {
+        tenantId: s.tenant.id,
+        organization: null,
+        actor: ADMIN,
+        actionId: "Policy.PolicyValueUpdated",
+        details: "tenant-wide",
+        data: {},
+      }),
+      await appendAuditEvent(issuer.store.ctx, tx, {
+        tenantId: s.tenant.id,
+        organization: null,
+        actor: SYSTEM_ACTOR,
+        actionId: "Token.PatExpiredEvent",
+        details: "expired",
+        data: {},
+      }),
+    ]);
+    expect(written[0]).toMatchObject({
+      organizationId: s.org.id,
+      organizationName: s.org.name,
+      actorKind: "user",
+      actorUserId: s.alice.id,
+      actorDisplayName: "Alice A",
+      actorUpn: "alice@example.com",
+      area: "Token",
+      category: "Modify",
+      details: "renamed to x",
+      data: { name: "xy", count: 2, flag: false, none: null },
+      correlationId: "corr-1",
+      ipAddress: "203.0.113.9",
+    });
+    expect(written[1]).toMatchObject({
+      organizationId: null,
+      organizationName: null,
+      actorKind: "admin",
+      actorUserId: null,
+      actorDisplayName: "test administrator",
+      actorUpn: null,
+      area: "Policy",
+      category: "Modify",
+      correlationId: null,
+      ipAddress: null,
+    });
+    expect(written[2]).toMatchObject({ actorKind: "system", actorDisplayName: "patrol", actorUserId: null });
+    expect(written[1].seq).toBe(written[0].seq + 1);
+    expect(written[1].prevHash).toBe(written[0].hash);
+    // What was returned is what was stored, field by field.
+    const read = (await issuer.store.queryAuditLog({ tenantId: s.tenant.id, batchSize: 3 })).entries;
+    expect(read.reverse()).toEqual(written);
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({ ok: true });
+  });
+
+  it("read by organization: its own events and the tenant-wide ones, never another organization's", async () => {
+    const s = await seedTenant(issuer.store);
+    for (const org of [s.org, s.otherOrg]) {
+      await issuer.store.createPat({
+        organization: org.name,
+        displayName: `in ${org.name}`,
+        scope: "vso.code",
+        actor: asUser(s.alice),
+      });
+    }
+    await issuer.store.setTenantPolicies(s.tenant.name, { restrictGlobalPats: true }, ADMIN);
+    const page = await issuer.store.queryAuditLog({ tenantId: s.tenant.id, organizationId: s.org.id });
+    expect(page.entries.length).toBeGreaterThan(0);
+    expect(page.entries.every((e) => e.organizationId === s.org.id || e.organizationId === null)).toBe(true);
+    expect(
+      page.entries.filter((e) => e.actionId === "Token.PatCreateEvent").map((e) => e.data.displayName),
+    ).toEqual([`in ${s.org.name}`]);
+    expect(page.entries.some((e) => e.actionId === "Policy.PolicyValueUpdated")).toBe(true);
+    const exported: AuditEvent[] = [];
+    for await (const line of issuer.store.exportAuditLog(s.tenant.id, { organizationId: s.org.id }))
+      exported.push(JSON.parse(line));
+    expect(exported.map((e) => e.seq)).toEqual(page.entries.map((e) => e.seq).reverse());
+    // By time, on export as on the query: nothing after the future, everything before it.
+    const lines = async (filter: { startTime?: Date; endTime?: Date }) => {
+      let n = 0;
+      for await (const _ of issuer.store.exportAuditLog(s.tenant.id, filter)) n++;
+      return n;
+    };
+    const later = new Date(Date.now() + 3_600_000);
+    expect(await lines({ startTime: later })).toBe(0);
+    expect(await lines({ endTime: later })).toBe(await headSeq(s.tenant.id));
+    expect(await lines({ endTime: new Date(Date.now() - 3_600_000) })).toBe(0);
+    const before = await issuer.store.queryAuditLog({
+      tenantId: s.tenant.id,
+      endTime: new Date(Date.now() - 3_600_000),
+    });
+    expect(before.entries).toEqual([]);
+  });
+
+  it("page from a continuation token, and refuse tokens this service did not issue", async () => {
+    const s = await tenantWithHistory();
+    const head = await headSeq(s.tenant.id);
+    const page = await issuer.store.queryAuditLog({
+      tenantId: s.tenant.id,
+      continuationToken: encodeCursor(4),
+    });
+    expect(page.entries.map((e) => e.seq)).toEqual([3, 2, 1]);
+    expect(page).toMatchObject({ hasMore: false, continuationToken: null });
+    const full = await issuer.store.queryAuditLog({ tenantId: s.tenant.id, batchSize: head });
+    expect(full).toMatchObject({ hasMore: false, continuationToken: null });
+    expect(full.entries).toHaveLength(head);
+    const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    for (const token of [
+      cursor({ seq: 0 }),
+      cursor({ seq: -3 }),
+      cursor({ seq: 1.5 }),
+      cursor({ seq: "3" }),
+      cursor({ seq: 2 ** 53 }),
+      cursor({}),
+      cursor(null),
+    ]) {
+      await expect(
+        issuer.store.queryAuditLog({ tenantId: s.tenant.id, continuationToken: token }),
+        Buffer.from(token, "base64url").toString(),
+      ).rejects.toMatchObject({
+        kind: "invalid",
+        message: "continuationToken is not one this service issued",
+      });
+    }
+  });
+
+  it("a log longer than one read batch (1,000 events) verifies and exports whole", async () => {
+    const s = await seedTenant(issuer.store);
+    const base = await headSeq(s.tenant.id);
+    const extra = 1001 - base;
+    await issuer.store.db.transaction(async (tx) => {
+      for (let i = 0; i < extra; i++)
+        await appendAuditEvent(issuer.store.ctx, tx, {
+          tenantId: s.tenant.id,
+          organization: null,
+          actor: SYSTEM_ACTOR,
+          actionId: "Token.PatExpiredEvent",
+          details: `event ${i}`,
+          data: {},
+        });
+    });
+    expect(await issuer.store.verifyAuditChain(s.tenant.id)).toMatchObject({
+      ok: true,
+      checked: 1001,
+      lastSeq: 1001,
+    });
+    const seqs: number[] = [];
+    for await (const line of issuer.store.exportAuditLog(s.tenant.id)) seqs.push(JSON.parse(line).seq);
+    expect(seqs).toEqual(Array.from({ length: 1001 }, (_, i) => i + 1));
   });
 });
 

@@ -160,4 +160,51 @@ describe("authenticatePat", () => {
     await issuer.store.setUserStatus(s.tenant.name, "bob@example.com", "active");
     expect((await issuer.store.authenticatePat(token, { organization: s.org.name })).ok).toBe(true);
   });
+
+  it("a PAT for one organization is refused at another organization of the same tenant", async () => {
+    const s = await seedTenant(issuer.store);
+    const { token } = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "one org",
+      scope: "vso.code",
+      actor: asUser(s.alice),
+    });
+    expect((await issuer.store.authenticatePat(token, { organization: s.org.name })).ok).toBe(true);
+    expect(await issuer.store.authenticatePat(token, { organization: s.otherOrg.name })).toEqual({
+      ok: false,
+      reason: "wrongOrganization",
+    });
+  });
+
+  it("revoked and swept-expired PATs fail by their stored status, whatever the clock says", async () => {
+    const s = await seedTenant(issuer.store);
+    const revoked = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "revoked",
+      scope: "vso.code",
+      validTo: inDays(issuer, 30),
+      actor: asUser(s.alice),
+    });
+    await issuer.store.revokePat({
+      organization: s.org.name,
+      authorizationId: revoked.pat.authorizationId,
+      actor: asUser(s.alice),
+    });
+    expect(await issuer.store.authenticatePat(revoked.token)).toEqual({ ok: false, reason: "revoked" });
+
+    const validTo = inDays(issuer, 1);
+    const expiring = await issuer.store.createPat({
+      organization: s.org.name,
+      displayName: "expiring",
+      scope: "vso.code",
+      validTo,
+      actor: asUser(s.alice),
+    });
+    const createdAt = issuer.clock.now();
+    issuer.clock.set(new Date(validTo.getTime() + 1000));
+    expect((await issuer.store.expireDuePats()).expired).toBeGreaterThanOrEqual(1);
+    // The clock set back inside the validity window: the sweep's verdict stands.
+    issuer.clock.set(new Date(createdAt.getTime() + 1000));
+    expect(await issuer.store.authenticatePat(expiring.token)).toEqual({ ok: false, reason: "expired" });
+  });
 });

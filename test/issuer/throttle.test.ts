@@ -75,4 +75,24 @@ describe("FailedAttemptThrottle", () => {
     // "early" ended long ago and was pruned; it starts clean.
     expect(t.retryAfterSeconds("early")).toBe(0);
   });
+
+  it("keeps at most 10,000 windows: the next new client prunes those that have ended, and only then", () => {
+    const { t, advance } = throttle(1, 60);
+    t.recordFailure("early");
+    advance(60_000);
+    // Below the bound an ended window is kept (it goes when its client is next seen).
+    t.recordFailure("second");
+    expect(t.trackedClients).toBe(2);
+    for (let i = 0; i < 9_998; i++) t.recordFailure(`flood-${i}`);
+    expect(t.trackedClients).toBe(10_000);
+    // "early" ended exactly now (60 s ago) and goes; the 9,999 live windows stay, with the new client's.
+    t.recordFailure("one-more");
+    expect(t.trackedClients).toBe(10_000);
+    expect(t.retryAfterSeconds("second")).toBe(60);
+    advance(60_000);
+    // Now every window has ended: the next new client leaves only itself.
+    t.recordFailure("last");
+    expect(t.trackedClients).toBe(1);
+    expect(t.retryAfterSeconds("last")).toBe(60);
+  });
 });
