@@ -77,7 +77,8 @@ export async function respondToLeak(deps: RespondDeps, report: LeakReport): Prom
   // The first decision stands (a retry sees the PAT already revoked, by us); a later leak may still revoke.
   if (revokedNow || incident?.action === "pending") {
     if (incident?.action !== action) await deps.store.setIncidentAction(report.fingerprint, action);
-    revocations.inc({ action });
+    // A delivery that lost the race to revoke (both saw the incident pending) decided nothing: count once.
+    if (decision !== "revoke" || revokedNow) revocations.inc({ action });
   } else if (incident) {
     action = incident.action;
   }

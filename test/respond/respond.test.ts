@@ -258,7 +258,7 @@ describe("what respondToLeak records, says and counts", () => {
     expect(await counted(storeLookups, { result: "none" })).toBe(before.none + 1);
   });
 
-  it("two deliveries of one leak at once: one revokes, the other sees it done; one revoke time observed", async () => {
+  it("two deliveries of one leak at once: one revokes, the other sees it done; one revoke time observed and one revocation counted", async () => {
     const t = await seedTenant(issuer.store);
     const pat = await issuer.store.createPat({
       organization: t.org.name,
@@ -270,6 +270,7 @@ describe("what respondToLeak records, says and counts", () => {
     // One lookup for both: they are batched into one query and both see the PAT active.
     const deps = { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent };
     const before = await revokeLatency();
+    const revokedBefore = await counted(revocations, { action: "revoked" });
     const outcomes = await Promise.all([
       respondToLeak(deps, reportFor(pat.token, 1, "c0ffee00-0000-4000-8000-0000000000c1")),
       respondToLeak(deps, reportFor(pat.token, 1, "c0ffee00-0000-4000-8000-0000000000c2")),
@@ -277,6 +278,7 @@ describe("what respondToLeak records, says and counts", () => {
     expect(outcomes.map((o) => o.ours && o.revokedNow).sort()).toEqual([false, true]);
     expect(outcomes.map((o) => o.ours && o.action)).toEqual(["revoked", "revoked"]);
     expect((await revokeLatency()).count).toBe(before.count + 1);
+    expect(await counted(revocations, { action: "revoked" })).toBe(revokedBefore + 1);
     expect(await auditCount(t.tenant.id, "Token.PatSystemRevokeEvent")).toBe(1);
   });
 
