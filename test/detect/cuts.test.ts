@@ -48,21 +48,15 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
     const token = mintAzdo();
     const prefix = `${lead}https://build:`;
     const want = [`${fingerprint(token)} url null t:1:${prefix.length + 1}`];
-    // Not after the last byte: see the known bug below.
     for (const { split, found } of cutAcross(prefix, token, "@dev.azure.com/org\n", {
       kind: "text",
       path: "t",
-    }).filter((r) => r.split < token.length))
+    }))
       expect(found, `split after ${split}`).toEqual(want);
   });
 
-  /**
-   * Known detector bugs, found by these tests: a block that ends at a cut is scanned without the bytes after
-   * the cut, so a candidate that ends exactly there is judged without its right-hand context and reported from
-   * that block (the next block's overlap then finds it again and drops it as a repeat). `it.fails` keeps each
-   * bug visible and runs it: when src/detect is fixed these fail, and should become plain `it`.
-   */
-  it.fails("KNOWN BUG: a cut right after a URL-userinfo key, before its `@`, reports it as plain, not url", () => {
+  // Both were bugs: the block ending at a cut judged a key ending right there without the bytes after it.
+  it("a cut right after a URL-userinfo key, before its `@`: still url", () => {
     const token = mintAzdo();
     const prefix = `${lead}https://build:`;
     const pieces = [Buffer.from(prefix + token), Buffer.from("@dev.azure.com/org\n")];
@@ -71,7 +65,7 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
     ]);
   });
 
-  it.fails("KNOWN BUG: a cut right after 84 key characters followed by a letter reports a key the boundary rule rejects", () => {
+  it("a cut right after 84 key characters followed by a letter: no key, as the boundary rule says", () => {
     // `${key}x` is no key (scanner.test.ts: "applies the boundary rules"), however the line is cut.
     const token = mintAzdo();
     const pieces = [Buffer.from(lead + token), Buffer.from("x\n")];
@@ -114,4 +108,81 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
       ).toEqual([`${fingerprint(token)} base64 null d:${FILLER_LINES + 1}:${keyAt + 1}`]);
     }
   });
+});
+
+/**
+ * The same, small: with the smallest cut size the scanner allows (16 KiB, an overlap of 4 KiB) and small
+ * gathering, a first piece just over the cut size makes one cut exactly where it ends. Every form of token,
+ * and near-tokens the boundary rules reject, with the cut at each byte around them: a token straddling the
+ * cut, ending at it, or starting at it is reported once, with the encoding and column it has uncut.
+ */
+describe("one cut at every byte around a token, at the smallest cut size", () => {
+  const limits = { maxLine: 16 * 1024, gatherBytes: 1024 };
+  const lead = "- ".repeat(8 * 1024 + 300);
+  interface Form {
+    name: string;
+    text: string;
+    /** The finding, or null when the text holds no token. */
+    want: { token: string; encoding: string; at: number } | null;
+  }
+  const azdo = mintAzdo();
+  const legacy = mintLegacy();
+  const long = mintAzdo({ long: true });
+  const zs = "z".repeat(3000);
+  const basic = b64(`${zs}:${azdo}`);
+  const forms: Form[] = [
+    { name: "plain key", text: azdo, want: { token: azdo, encoding: "plain", at: 0 } },
+    { name: "long-form key", text: long, want: { token: long, encoding: "plain", at: 0 } },
+    { name: "legacy token", text: legacy, want: { token: legacy, encoding: "plain", at: 0 } },
+    { name: "key then a letter", text: `${azdo}x`, want: null },
+    { name: "a letter then a key", text: `x${azdo}`, want: null },
+    { name: "legacy token then a letter", text: `${legacy}a`, want: null },
+    {
+      name: "URL userinfo",
+      text: `https://build:${azdo}@dev.azure.com/o`,
+      want: { token: azdo, encoding: "url", at: 14 },
+    },
+    {
+      name: "base64",
+      text: `v: ${b64(`pat:${azdo}`)}`,
+      want: { token: azdo, encoding: "base64", at: 3 + 4 },
+    },
+    {
+      // A 4 KB base64 run: the overlap after a cut near the key starts inside it, past `Basic `.
+      name: "Basic credentials in a long run",
+      text: `Authorization: Basic ${basic}`,
+      want: { token: azdo, encoding: "basic-auth", at: 21 + Math.floor((zs.length + 1) / 3) * 4 },
+    },
+  ];
+
+  const scanCutAt = (line: string, cut: number) =>
+    show(
+      scanPieces(
+        [Buffer.from(line.slice(0, cut)), Buffer.from(`${line.slice(cut)}\n`)],
+        { kind: "text", path: "t" },
+        limits,
+      ),
+    );
+
+  for (const form of forms) {
+    it(`${form.name}`, () => {
+      const line = `${lead}${form.text} -`;
+      const start = lead.length;
+      const want = form.want
+        ? [`${fingerprint(form.want.token)} ${form.want.encoding} null t:1:${start + form.want.at + 1}`]
+        : [];
+      // Uncut (the line fits), as the reference: by construction, not by running the detector.
+      expect(show(scanPieces([Buffer.from(`${line}\n`)], { kind: "text", path: "t" })), "uncut").toEqual(
+        want,
+      );
+      const at = start + (form.want?.at ?? 0);
+      const end = start + form.text.length;
+      const cuts = new Set<number>();
+      // Around the token's reported offset and the text's end, and where ownership passes between blocks.
+      for (let d = -3; d <= 3; d++)
+        for (const p of [at, end, at + 2048, at + 4096, end - 84]) cuts.add(p + d);
+      for (const cut of [...cuts].filter((c) => c > limits.maxLine && c < line.length))
+        expect(scanCutAt(line, cut), `cut after ${cut - start} bytes of the text`).toEqual(want);
+    });
+  }
 });
