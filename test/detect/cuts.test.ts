@@ -111,13 +111,14 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
 });
 
 /**
- * The same, small: with the smallest cut size the scanner allows (16 KiB, an overlap of 4 KiB) and small
- * gathering, a first piece just over the cut size makes one cut exactly where it ends. Every form of token,
+ * The same, small: with the smallest cut size the scanner allows (16 KiB, an overlap of 4 KiB) and no
+ * gathering, a piece without a newline that takes the line over the cut size makes one cut where it ends. Every form of token,
  * and near-tokens the boundary rules reject, with the cut at each byte around them: a token straddling the
  * cut, ending at it, or starting at it is reported once, with the encoding and column it has uncut.
  */
 describe("one cut at every byte around a token, at the smallest cut size", () => {
-  const limits = { maxLine: 16 * 1024, gatherBytes: 1024 };
+  // Pieces of 16 bytes or more are not gathered: each goes to the splitter as it is.
+  const limits = { maxLine: 16 * 1024, gatherBytes: 16 };
   const lead = "- ".repeat(8 * 1024 + 300);
   interface Form {
     name: string;
@@ -155,25 +156,30 @@ describe("one cut at every byte around a token, at the smallest cut size", () =>
     },
   ];
 
-  const scanCutAt = (line: string, cut: number) =>
-    show(
-      scanPieces(
-        [Buffer.from(line.slice(0, cut)), Buffer.from(`${line.slice(cut)}\n`)],
-        { kind: "text", path: "t" },
-        limits,
-      ),
-    );
+  const header = "--- a/d\n+++ b/d\n@@ -0,0 +1,2 @@\n+";
+  const scanCutAt = (kind: "text" | "diff", line: string, cut: number) => {
+    const before = kind === "diff" ? header : "";
+    const after = kind === "diff" ? "\n+last\n" : "\n";
+    const pieces = [before, line.slice(0, cut), line.slice(cut) + after]
+      .filter((p) => p.length > 0)
+      .map((p) => Buffer.from(p));
+    const input: ScanInput = kind === "diff" ? { kind } : { kind, path: "t" };
+    return show(scanPieces(pieces, input, limits));
+  };
 
   for (const form of forms) {
     it(`${form.name}`, () => {
       const line = `${lead}${form.text} -`;
       const start = lead.length;
-      const want = form.want
-        ? [`${fingerprint(form.want.token)} ${form.want.encoding} null t:1:${start + form.want.at + 1}`]
-        : [];
+      const want = (kind: "text" | "diff") =>
+        form.want
+          ? [
+              `${fingerprint(form.want.token)} ${form.want.encoding} null ${kind === "text" ? "t" : "d"}:1:${start + form.want.at + 1}`,
+            ]
+          : [];
       // Uncut (the line fits), as the reference: by construction, not by running the detector.
       expect(show(scanPieces([Buffer.from(`${line}\n`)], { kind: "text", path: "t" })), "uncut").toEqual(
-        want,
+        want("text"),
       );
       const at = start + (form.want?.at ?? 0);
       const end = start + form.text.length;
@@ -181,8 +187,11 @@ describe("one cut at every byte around a token, at the smallest cut size", () =>
       // Around the token's reported offset and the text's end, and where ownership passes between blocks.
       for (let d = -3; d <= 3; d++)
         for (const p of [at, end, at + 2048, at + 4096, end - 84]) cuts.add(p + d);
-      for (const cut of [...cuts].filter((c) => c > limits.maxLine && c < line.length))
-        expect(scanCutAt(line, cut), `cut after ${cut - start} bytes of the text`).toEqual(want);
+      for (const kind of ["text", "diff"] as const)
+        for (const cut of [...cuts].filter((c) => c > limits.maxLine && c < line.length))
+          expect(scanCutAt(kind, line, cut), `${kind}, cut after ${cut - start} bytes of the text`).toEqual(
+            want(kind),
+          );
     });
   }
 });

@@ -1,10 +1,16 @@
 // What StrykerJS runs against blocks.ts and stream-scanner.ts (stryker.streaming.config.mjs): the single-cut
-// suite (a cut needs a piece over ~1 MiB) and the small detector suites. No global setup needed.
+// suites (cuts.test.ts, and blocks/small-blocks with small cut and gathering sizes) and the small detector suites. No global setup needed.
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/detect/cuts.test.ts", "test/detect/scanner.test.ts", "test/detect/diff.test.ts"],
+    include: [
+      "test/detect/blocks.test.ts",
+      "test/detect/cuts.test.ts",
+      "test/detect/small-blocks.test.ts",
+      "test/detect/scanner.test.ts",
+      "test/detect/diff.test.ts",
+    ],
     testTimeout: 120_000,
   },
 });
