@@ -92,3 +92,24 @@ describe("one cut at every byte around a token, at the smallest cut size", () =>
     });
   }
 });
+
+describe("after a cut inside a Basic credential's long run", () => {
+  it("only the run the block starts inside is Basic: a later run in the same block is base64", () => {
+    const limits = { maxLine: 16 * 1024, gatherBytes: 16 };
+    const lead = "- ".repeat(8 * 1024 + 300);
+    const k1 = mintAzdo();
+    const k2 = mintAzdo();
+    const zs = "z".repeat(3000);
+    const run = b64(`${zs}:${k1}`);
+    const line = `${lead}Authorization: Basic ${run} v: ${b64(`pat:${k2}`)} -`;
+    const runAt = lead.length + 21;
+    const want = [
+      `${fingerprint(k1)} basic-auth null t:1:${runAt + Math.floor((zs.length + 1) / 3) * 4 + 1}`,
+      `${fingerprint(k2)} base64 null t:1:${runAt + run.length + 4 + 4 + 1}`,
+    ];
+    for (const cut of [runAt + 3000, runAt + run.length - 200, runAt + run.length - 1]) {
+      const pieces = [line.slice(0, cut), `${line.slice(cut)}\n`].map((p) => Buffer.from(p));
+      expect(show(scanPieces(pieces, { kind: "text", path: "t" }, limits)), `cut at ${cut}`).toEqual(want);
+    }
+  });
+});

@@ -178,3 +178,26 @@ describe("diffs in small blocks, tokens far apart", () => {
     }
   });
 });
+
+describe("a base64 line at the start of a block", () => {
+  it("is decoded from its first byte in text, and from after the `+` in a diff", () => {
+    const legacy = mintLegacy();
+    const encoded = b64(`:${legacy}`);
+    const before = Array.from({ length: 20 }, (_, i) => `line ${i}`).join("\n");
+    const text = `${before}\n${encoded}\nafter\n`;
+    const diff = `--- a/s\n+++ b/s\n@@ -0,0 +1,3 @@\n+${before.split("\n").slice(0, 2).join("\n+")}\n+${encoded}\n+after\n`;
+    const cases = [
+      { bytes: text, input: { kind: "text", path: "s" } as const, want: `base64 null s:21:1` },
+      { bytes: diff, input: { kind: "diff" } as const, want: `base64 null s:3:1` },
+    ];
+    for (const { bytes, input, want } of cases) {
+      const at = bytes.indexOf(encoded) - (input.kind === "diff" ? 1 : 0);
+      // The block boundary right before the line (no gathering: each piece is a block).
+      for (const sizes of [[at, 100_000], [at - 1, 1, 100_000], [bytes.length]])
+        expect(
+          show(scanInChunks(Buffer.from(bytes), sizes, input, { gatherBytes: 1 })),
+          `${input.kind} ${sizes}`,
+        ).toEqual([`${fingerprint(legacy)} ${want}`]);
+    }
+  });
+});
