@@ -64,6 +64,10 @@ describe("azdoKeyAt and findAzdoKeys: the window [lo, hi)", () => {
     expect(azdoKeyAt(buf(` ${long.slice(0, 84)}.${long.slice(85)} `), 1, 0, 90)).toBe(long.slice(0, 84));
     // `+` and `/` are base64: a short key followed by one is judged on its own (not alphanumeric).
     expect(azdoKeyAt(buf(`${key}+`), 0, 0, 85)).toBe(key);
+    // What only starts like a long form (`+` then not two base64 characters and `==`) leaves the short key.
+    expect(azdoKeyAt(buf(`${key}+.==`), 0, 0, 88)).toBe(key);
+    expect(azdoKeyAt(buf(`${key}+x.=`), 0, 0, 88)).toBe(key);
+    expect(azdoKeyAt(buf(`${key}+x=.`), 0, 0, 88)).toBe(key);
     expect(azdoKeyAt(buf(`${key}/x=.`), 0, 0, 88)).toBe(key);
   });
 
