@@ -80,7 +80,7 @@ function locate(text: string, needle: string, blocks: Block[], retainCap?: numbe
     locator.locate(b, offsets).forEach((info, k) => {
       found.push(
         info
-          ? `${info.commit ? info.commit.slice(-2) : "-"} ${info.path}:${info.line}:${offsets[k] - info.contentStart + 1}`
+          ? `${info.commit === null ? "-" : info.commit.slice(-2)} ${info.path}:${info.line}:${offsets[k] - info.contentStart + 1}`
           : "null",
       );
     });
@@ -163,6 +163,34 @@ describe("DiffLocator", () => {
     }
   });
 
+  it("starts from the commit and path it is given, for a hunk-only patch", () => {
+    const d = "@@ -1 +1,2 @@\n a\n+TOKEN\n";
+    const locator = new DiffLocator({ commit: "c".repeat(40), path: "given.py" });
+    const [info] = locator.locate(whole(Buffer.from(d)), [d.indexOf("TOKEN")]);
+    expect(info && [info.commit, info.path, info.line]).toEqual(["c".repeat(40), "given.py", 2]);
+  });
+
+  it("tells apart findings at the start of consecutive lines", () => {
+    const d = "--- a/f\n+++ b/f\n@@ -0,0 +1,3 @@\n+TOKEN\n+TOKEN\n+xTOKEN\n";
+    expect(locate(d, "TOKEN", [whole(Buffer.from(d))]).found).toEqual(["- f:1:1", "- f:2:1", "- f:3:2"]);
+  });
+
+  it("takes no added line that reads `++ x` before a later hunk for a file header", () => {
+    const d = [
+      "--- a/f",
+      "+++ b/f",
+      "@@ -1,2 +1,2 @@",
+      " keep",
+      "-- gone",
+      "+++ x",
+      "@@ -40 +40 @@",
+      "+TOKEN",
+      "",
+    ].join("\n");
+    for (const size of [1, 25, 1000])
+      expect(locate(d, "TOKEN", blocksOf(d, size)).found, `blocks of ${size}`).toEqual(["- f:40:1"]);
+  });
+
   it("an offset in the overlap after a cut is on the line left open by the block before", () => {
     const d = `--- a/g\n+++ b/g\n@@ -0,0 +1,2 @@\n+aaaaaaaaaaTOKENbbbbbbbbbb\n+TOKEN\n`;
     const bytes = Buffer.from(d);
@@ -178,7 +206,11 @@ describe("DiffLocator", () => {
       loRunEncoding: null,
     };
     const locator = new DiffLocator();
-    expect(locator.locate(first, [])).toEqual([]);
+    // On the cut line before the cut: the line has no end in this block.
+    const early = d.indexOf("aaa") + 2;
+    expect(locator.locate(first, [early]).map((i) => i && `${i.path}:${i.line}:${i.contentStart}`)).toEqual([
+      `g:1:${d.indexOf("aaa")}`,
+    ]);
     const infos = locator.locate(second, [d.indexOf("TOKEN"), d.lastIndexOf("TOKEN")]);
     expect(infos.map((i) => i && `${i.path}:${i.line}:${i.contentStart}`)).toEqual([
       `g:1:${d.indexOf("aaa")}`,
