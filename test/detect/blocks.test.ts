@@ -25,7 +25,9 @@ const whole = (text: string, base: number) => ({
 
 describe("BlockSplitter", () => {
   it("refuses a cut size too small for its overlap", () => {
-    expect(() => new BlockSplitter(MIN_LINE - 1)).toThrow(RangeError);
+    expect(() => new BlockSplitter(MIN_LINE - 1)).toThrow(
+      new RangeError(`maxLine must be at least ${MIN_LINE}`),
+    );
     expect(() => new BlockSplitter(MIN_LINE)).not.toThrow();
   });
 
@@ -44,6 +46,18 @@ describe("BlockSplitter", () => {
       whole("no", 18),
     ]);
     expect(s.end()).toEqual([]);
+  });
+
+  it("gives a chunk's whole lines, when no line straddles into it, as one block", () => {
+    const s = new BlockSplitter(MIN_LINE);
+    expect(s.push(Buffer.from("p\nq\nr")).map(view)).toEqual([whole("p\nq\n", 0)]);
+    expect(s.push(Buffer.from("\ns\nt\n")).map(view)).toEqual([whole("r\n", 4), whole("s\nt\n", 6)]);
+  });
+
+  it("cuts a line only once it is longer than the cut size", () => {
+    const s = new BlockSplitter(MIN_LINE);
+    expect(s.push(Buffer.from("-".repeat(MIN_LINE)))).toEqual([]);
+    expect(s.push(Buffer.from("-")).map((b) => [b.base, b.bytes.length])).toEqual([[0, MIN_LINE + 1]]);
   });
 
   it("gives a chunk's whole lines as a view of it, and copies the partial line it keeps", () => {
@@ -129,6 +143,25 @@ describe("BlockSplitter", () => {
     const t = new BlockSplitter(MIN_LINE);
     const [, after] = [...t.push(Buffer.from(`${"- ".repeat(MIN_LINE / 2 + 8)}`)), ...t.end()];
     expect(after.loRunEncoding).toBeNull();
+  });
+
+  it("a second cut inside a Basic run that started after the first cut: the block after it is told basic-auth", () => {
+    const s = new BlockSplitter(MIN_LINE);
+    const blocks = s.push(Buffer.from("- ".repeat(MIN_LINE / 2 + 8)));
+    blocks.push(...s.push(Buffer.from(`${"- ".repeat(MIN_LINE / 4)}Basic ${"QUJD".repeat(MIN_LINE / 8)}`)));
+    blocks.push(...s.end());
+    expect(blocks.map((b) => [b.fresh > 0, b.loRunEncoding])).toEqual([
+      [false, null],
+      [true, null],
+      [true, "basic-auth"],
+    ]);
+  });
+
+  it("by default reads no diff: a `+` opening a giant line is part of the run", () => {
+    const s = new BlockSplitter(MIN_LINE);
+    s.push(Buffer.from(`+${"QUJD".repeat(MIN_LINE / 4 + 4)}`));
+    const [next] = s.end();
+    expect(next.base % 4).toBe(0);
   });
 
   it("in a diff, the `+` opening a giant added line is not part of the run the overlap aligns to", () => {

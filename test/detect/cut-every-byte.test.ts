@@ -66,7 +66,8 @@ describe("one cut at every byte around a token, at the smallest cut size", () =>
 
   for (const form of forms) {
     it(`${form.name}`, () => {
-      const line = `${lead}${form.text} -`;
+      // Room after the text, so cuts up to 4 KiB past it (where ownership changes hands) fit in the line.
+      const line = `${lead}${form.text} ${"- ".repeat(2500)}`;
       const start = lead.length;
       const want = (kind: "text" | "diff") =>
         form.want

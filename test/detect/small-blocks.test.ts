@@ -6,7 +6,7 @@
  * how the input was built.
  */
 import { describe, expect, it } from "vitest";
-import type { ScanInput, StreamLimits } from "../../src/detect/index.js";
+import { type ScanInput, type StreamLimits, scanStream } from "../../src/detect/index.js";
 import { fingerprint, mintAzdo, mintLegacy } from "../../src/tokens/index.js";
 import { b64, scanInChunks, seededRandom, show } from "../support/stream-corpus.js";
 
@@ -199,5 +199,34 @@ describe("a base64 line at the start of a block", () => {
           `${input.kind} ${sizes}`,
         ).toEqual([`${fingerprint(legacy)} ${want}`]);
     }
+  });
+});
+
+describe("scanStream", () => {
+  it("yields the findings of what a failing source delivered, then its error", async () => {
+    const built = sparseDiff(7, "git-log", 3, 5);
+    const cut = built.bytes.length - 10;
+    async function* source() {
+      yield built.bytes.subarray(0, 1000);
+      yield built.bytes.subarray(1000, cut);
+      throw new Error("source broke");
+    }
+    const found: string[] = [];
+    const run = async () => {
+      for await (const f of scanStream(source(), { kind: "diff" }, {}, { gatherBytes: 300 }))
+        found.push(...show([f]));
+    };
+    await expect(run()).rejects.toThrow("source broke");
+    expect(found).toEqual(built.expected);
+  });
+
+  it("yields every finding of a source that ends", async () => {
+    const built = sparseDiff(8, "git-log", 3, 5);
+    async function* source() {
+      for (let at = 0; at < built.bytes.length; at += 777) yield built.bytes.subarray(at, at + 777);
+    }
+    const found: string[] = [];
+    for await (const f of scanStream(source(), { kind: "diff" })) found.push(...show([f]));
+    expect(found).toEqual(built.expected);
   });
 });
