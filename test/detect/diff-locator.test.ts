@@ -123,6 +123,16 @@ describe("DiffLocator", () => {
     }
   });
 
+  it("finds the hunk header of a long hunk far back, in one block, and takes no `@@ -` inside a line for one", () => {
+    const lines = Array.from({ length: 400 }, (_, n) =>
+      n === 7 ? " see @@ -9 +9 @@ here" : ` context ${n}`,
+    );
+    const d = `--- a/l\n+++ b/l\n@@ -1,400 +1,401 @@\n${lines.join("\n")}\n+TOKEN\n`;
+    const { found, read } = locate(d, "TOKEN", [whole(Buffer.from(d))]);
+    expect(found).toEqual(["- l:401:1"]);
+    expect(read).toBeLessThan(d.length);
+  });
+
   it("reports null for offsets on removed lines, context lines and headers", () => {
     const d = `--- a/TOKEN\n+++ b/f\n@@ -1,2 +1,2 @@\n TOKEN\n-TOKEN\n+TOKEN TOKEN\n`;
     const { found } = locate(d, "TOKEN", [whole(Buffer.from(d))]);
