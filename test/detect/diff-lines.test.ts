@@ -61,6 +61,10 @@ describe("DiffReader", () => {
     expect(path('"b/\\a\\b\\f\\v\\r\\z"')).toBe("\x07\b\f\v\rz");
     expect(path('"b/unterminated')).toBe('"b/unterminated');
     expect(path('"')).toBe('"');
+    expect(path('b/ends"')).toBe('ends"');
+    expect(path('""')).toBe("");
+    // Octal escapes from \0 to \7.
+    expect(path('"b/\\060\\177"')).toBe("0\x7f");
   });
 
   it("takes commits from commit lines (SHA-1 and SHA-256), each resetting the path", () => {
