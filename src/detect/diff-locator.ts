@@ -203,18 +203,9 @@ function endOfLine(bytes: Buffer, at: number): number {
   return nl === -1 ? bytes.length : nl + 1;
 }
 
-/**
- * Start of the last line in `bytes[from, to)` that begins with `text`. A `text` given with a leading `\n`
- * is searched with it (for speed where the rest starts with a common byte); `from` must be a line start.
- */
+/** Start of the last line in `bytes[from, to)` that begins with `text`; `from` must be a line start. */
 function lastLineStarting(bytes: Buffer, text: Buffer, from: number, to: number): number {
   if (to - 2 < 0 || to <= from) return -1;
-  if (text[0] === NEWLINE) {
-    const k = lastIndexIn(bytes, text, from, to - 1);
-    if (k >= from) return k + 1;
-    const bare = text.subarray(1);
-    return (from === 0 || bytes[from - 1] === NEWLINE) && matchesAt(bytes, from, bare) ? from : -1;
-  }
   for (let end = to; end > from; ) {
     const k = lastIndexIn(bytes, text, from, end);
     if (k === -1) return -1;

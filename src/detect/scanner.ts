@@ -57,6 +57,11 @@ export interface Layout {
   diffLines: boolean;
   /** Whether `lo` is the start of a line (false for the overlap after a giant line was cut). */
   loIsLineStart: boolean;
+  /**
+   * How a base64 run that starts at `lo` is encoded when that was decided before `lo` (the overlap after a
+   * cut inside a giant base64 line); when absent, such a run is judged by what follows `lo` alone.
+   */
+  loRunEncoding?: "basic-auth" | "base64" | null;
 }
 
 /** Scans `bytes[lo, hi)`; runs and boundaries are not looked for before `lo`. */
@@ -112,7 +117,8 @@ class Scan {
       return;
     }
     if (options.legacy) findLegacyTokens(bytes, lo, hi, legacyHit);
-    if (decoding && options.azdo) this.findEncodedAzdoKeys(bytes, lo, hi, diffLines, loIsLineStart, onHit);
+    if (decoding && options.azdo)
+      this.findEncodedAzdoKeys(bytes, lo, hi, depth, diffLines, loIsLineStart, onHit);
   }
 
   private scanDecodedRun(
@@ -126,9 +132,16 @@ class Scan {
     const decoded = decodeBase64(bytes, s, e);
     let encoding: Encoding | undefined;
     this.run(decoded, 0, decoded.length, depth + 1, (inner) => {
-      encoding ??= base64Encoding(bytes, s, lo);
+      encoding ??= this.encodingOfRun(bytes, s, lo, depth);
       onHit({ ...inner, offset: encodedOffset(s, inner.offset), encoding });
     });
+  }
+
+  /** How the base64 run starting at `runStart` is encoded (at depth > 0 the outer run's encoding wins). */
+  private encodingOfRun(bytes: Buffer, runStart: number, lo: number, depth: number): Encoding {
+    const before = this.layout.loRunEncoding;
+    if (runStart === lo && depth === 0 && before) return before;
+    return base64Encoding(bytes, runStart, lo);
   }
 
   /** Base64-encoded AZDO keys through the three renderings of their signature, decoding ~120 bytes each. */
@@ -136,6 +149,7 @@ class Scan {
     bytes: Buffer,
     lo: number,
     hi: number,
+    depth: number,
     diffLines: boolean,
     loIsLineStart: boolean,
     onHit: (hit: Hit) => void,
@@ -172,7 +186,7 @@ class Scan {
           offset: encodedOffset(windowStart, keyStart),
           token,
           format: "azdo-pat",
-          encoding: base64Encoding(bytes, fullRunStart, lo),
+          encoding: this.encodingOfRun(bytes, fullRunStart, lo, depth),
           checksumValid: true,
         });
       }

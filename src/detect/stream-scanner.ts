@@ -3,7 +3,7 @@
  * hits into findings with their location. Tokens that straddle chunk boundaries are found: blocks are
  * whole lines, and a giant line is cut with an overlap.
  */
-import { type Block, BlockSplitter, CUT_OVERLAP, DEFAULT_MAX_LINE } from "./blocks.js";
+import { type Block, BlockSplitter, DEFAULT_MAX_LINE } from "./blocks.js";
 import { DEFAULT_RETAIN_CAP, DiffLocator } from "./diff-locator.js";
 import { type Finding, toFinding } from "./finding.js";
 import { DEFAULT_DETECT_OPTIONS, type DetectOptions, type Hit, scanBytes } from "./scanner.js";
@@ -39,8 +39,6 @@ export class StreamScanner {
   /** Small chunks gathered (copied) until a block's worth: one buffer, reused. */
   private pending: Buffer | null = null;
   private pendingLength = 0;
-  /** Hits near the end of the last block, to drop their repeats in the next block's overlap. */
-  private recent = new Set<string>();
 
   constructor(
     private readonly input: ScanInput,
@@ -98,13 +96,17 @@ export class StreamScanner {
   }
 
   private scanBlock(block: Block, findings: Finding[]): void {
-    const { bytes, base } = block;
-    let hits: Hit[] = [];
-    const layout = { diffLines: this.diff !== null, loIsLineStart: block.fresh === 0 };
-    scanBytes(bytes, 0, bytes.length, this.options, layout, (h) => hits.push(h));
-    const key = (h: Hit) => `${base + h.offset}:${h.format}`;
-    if (block.fresh > 0) hits = hits.filter((h) => !this.recent.has(key(h)));
-    this.recent = new Set(hits.filter((h) => h.offset >= bytes.length - 2 * CUT_OVERLAP).map(key));
+    const { bytes, base, ownFrom, ownTo } = block;
+    const hits: Hit[] = [];
+    const layout = {
+      diffLines: this.diff !== null,
+      loIsLineStart: block.fresh === 0,
+      loRunEncoding: block.loRunEncoding,
+    };
+    // Around a cut both blocks see the overlap; each token is reported by the one that owns it.
+    scanBytes(bytes, 0, bytes.length, this.options, layout, (h) => {
+      if (h.offset >= ownFrom && h.offset < ownTo) hits.push(h);
+    });
     hits.sort((a, b) => a.offset - b.offset);
     const offsets = hits.map((h) => base + h.offset);
     if (this.diff) {

@@ -48,21 +48,15 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
     const token = mintAzdo();
     const prefix = `${lead}https://build:`;
     const want = [`${fingerprint(token)} url null t:1:${prefix.length + 1}`];
-    // Not after the last byte: see the known bug below.
     for (const { split, found } of cutAcross(prefix, token, "@dev.azure.com/org\n", {
       kind: "text",
       path: "t",
-    }).filter((r) => r.split < token.length))
+    }))
       expect(found, `split after ${split}`).toEqual(want);
   });
 
-  /**
-   * Known detector bugs, found by these tests: a block that ends at a cut is scanned without the bytes after
-   * the cut, so a candidate that ends exactly there is judged without its right-hand context and reported from
-   * that block (the next block's overlap then finds it again and drops it as a repeat). `it.fails` keeps each
-   * bug visible and runs it: when src/detect is fixed these fail, and should become plain `it`.
-   */
-  it.fails("KNOWN BUG: a cut right after a URL-userinfo key, before its `@`, reports it as plain, not url", () => {
+  // Both were bugs: the block ending at a cut judged a key ending right there without the bytes after it.
+  it("a cut right after a URL-userinfo key, before its `@`: still url", () => {
     const token = mintAzdo();
     const prefix = `${lead}https://build:`;
     const pieces = [Buffer.from(prefix + token), Buffer.from("@dev.azure.com/org\n")];
@@ -71,7 +65,7 @@ describe("a token across one cut, whichever byte the cut falls after", () => {
     ]);
   });
 
-  it.fails("KNOWN BUG: a cut right after 84 key characters followed by a letter reports a key the boundary rule rejects", () => {
+  it("a cut right after 84 key characters followed by a letter: no key, as the boundary rule says", () => {
     // `${key}x` is no key (scanner.test.ts: "applies the boundary rules"), however the line is cut.
     const token = mintAzdo();
     const pieces = [Buffer.from(lead + token), Buffer.from("x\n")];
