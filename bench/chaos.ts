@@ -27,7 +27,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Queue } from "bullmq";
+import { Queue, QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { type PrivateRedis, startPrivateRedis } from "../src/queue/index.js";
@@ -40,6 +40,8 @@ const ADMIN_KEY = randomBytes(24).toString("hex");
 const PREFIX = "{chaos}";
 const ORG = "chaos-org";
 const OWNER = "dev@chaos.example";
+
+const SCENARIOS = ["kills", "redis-restart", "postgres", "smtp", "github"];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: number[], p: number) =>
@@ -583,6 +585,7 @@ async function main(): Promise<number> {
       rate: { type: "string" },
       seed: { type: "string" },
       keep: { type: "boolean" },
+      scenarios: { type: "string" },
     },
   });
   const duration = Number(values.duration ?? 90);
@@ -590,6 +593,11 @@ async function main(): Promise<number> {
   const workerCount = Number(values.workers ?? 2);
   const rate = Number(values.rate ?? 2);
   const seed = Number(values.seed ?? Date.now() % 100_000);
+  const wanted = new Set((values.scenarios ?? SCENARIOS.join(",")).split(",").map((x) => x.trim()));
+  for (const name of wanted)
+    if (!SCENARIOS.includes(name))
+      throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.join(", ")}`);
+  const want = (name: string) => wanted.has(name);
   if (![duration, kills, workerCount, rate].every((n) => Number.isFinite(n) && n > 0))
     throw new Error("--duration, --kills, --workers and --rate take positive numbers");
   // Half the load time goes to the kills, the rest is shared by the other scenarios (at least 10 s each).
@@ -650,6 +658,17 @@ async function main(): Promise<number> {
     (name) => new Queue(name, { connection: queueConnection, prefix: PREFIX }),
   );
   for (const q of queues) q.on("error", () => {});
+  // BullMQ's own event stream in Redis: how many jobs a killed worker left stalled and another picked up.
+  const stalled = new Map<string, number>();
+  const events = queues.map((q) => {
+    const e = new QueueEvents(q.name, {
+      connection: { host: "127.0.0.1", port: redis.port },
+      prefix: PREFIX,
+    });
+    e.on("error", () => {});
+    e.on("stalled", () => stalled.set(q.name, (stalled.get(q.name) ?? 0) + 1));
+    return e;
+  });
   const processes: PatrolProcess[] = [];
   let exitCode = 1;
   try {
@@ -673,54 +692,65 @@ async function main(): Promise<number> {
 
     // 1. Workers SIGKILLed at random moments, again and again, and restarted.
     let killed = 0;
-    await h.run("kills", `${kills} worker SIGKILLs at random moments`, killSeconds, async (load) => {
-      let loadDone = false;
-      void load.then(() => {
-        loadDone = true;
+    if (want("kills"))
+      await h.run("kills", `${kills} worker SIGKILLs at random moments`, killSeconds, async (load) => {
+        let loadDone = false;
+        void load.then(() => {
+          loadDone = true;
+        });
+        // Slow compares keep scan jobs running, so a kill lands mid-job rather than between jobs.
+        const slow = gh.faults.add({ kind: "latency", ms: 400, path: /\/compare\// });
+        const interval = (killSeconds * 1000) / kills;
+        let restartMs = 0;
+        while (killed < kills) {
+          // Spread over the load: the time a restart takes counts towards the gap before the next kill.
+          await sleep(Math.max(100, interval * (0.2 + 1.6 * rand()) - restartMs));
+          const index = Math.floor(rand() * workers.length);
+          const victim = workers[index];
+          victim.child.kill("SIGKILL");
+          await victim.exited;
+          killed++;
+          const t = Date.now();
+          workers[index] = await startWorker();
+          restartMs = restartMs === 0 ? Date.now() - t : 0.8 * restartMs + 0.2 * (Date.now() - t);
+          if (loadDone && killed % 10 === 0) log(`kills: ${killed} of ${kills} (load done, still killing)`);
+        }
+        slow.remove();
+        const picked = [...stalled].map(([q, n]) => `${n} ${q}`).join(", ") || "none";
+        return [`${killed} workers SIGKILLed and restarted; stalled jobs picked up: ${picked}`];
       });
-      const interval = (killSeconds * 1000) / kills;
-      while (killed < kills) {
-        await sleep(interval * (0.3 + 1.4 * rand()));
-        const index = Math.floor(rand() * workers.length);
-        const victim = workers[index];
-        victim.child.kill("SIGKILL");
-        await victim.exited;
-        killed++;
-        workers[index] = await startWorker();
-        if (loadDone && killed % 10 === 0) log(`kills: ${killed} of ${kills} (load done, still killing)`);
-      }
-      return [`${killed} workers SIGKILLed and restarted`];
-    });
 
     // 2. Redis restarted mid-run: once flushed (SIGTERM), once killed (SIGKILL), on its AOF.
-    await h.run(
-      "redis-restart",
-      "Redis restarted twice (SIGTERM, then SIGKILL)",
-      otherSeconds,
-      async () => {
-        const notes: string[] = [];
-        for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-          await sleep((otherSeconds * 1000) / 3);
-          const t = Date.now();
-          await redis.stop(signal);
-          await sleep(2000);
-          await redis.start();
-          notes.push(`Redis ${signal}: down ${((Date.now() - t) / 1000).toFixed(1)} s`);
-        }
-        return notes;
-      },
-      { redeliverRefused: true },
-    );
+    if (want("redis-restart"))
+      await h.run(
+        "redis-restart",
+        "Redis restarted twice (SIGTERM, then SIGKILL)",
+        otherSeconds,
+        async () => {
+          const notes: string[] = [];
+          for (const signal of ["SIGTERM", "SIGKILL"] as const) {
+            await sleep((otherSeconds * 1000) / 3);
+            const t = Date.now();
+            await redis.stop(signal);
+            await sleep(2000);
+            await redis.start();
+            notes.push(`Redis ${signal}: down ${((Date.now() - t) / 1000).toFixed(1)} s`);
+          }
+          return notes;
+        },
+        { redeliverRefused: true },
+      );
 
     // 3. PostgreSQL unavailable for a while.
     const outage = Math.min(30, Math.max(8, otherSeconds * 0.6));
-    await h.run("postgres", `PostgreSQL cut for ${outage.toFixed(0)} s`, otherSeconds, async () => {
-      await sleep((otherSeconds * 1000) / 5);
-      proxy.cut();
-      await sleep(outage * 1000);
-      proxy.restore();
-      return [`every connection to PostgreSQL cut, new ones refused, for ${outage.toFixed(0)} s`];
-    });
+    if (want("postgres"))
+      await h.run("postgres", `PostgreSQL cut for ${outage.toFixed(0)} s`, otherSeconds, async () => {
+        await sleep((otherSeconds * 1000) / 5);
+        proxy.cut();
+        await sleep(outage * 1000);
+        proxy.restore();
+        return [`every connection to PostgreSQL cut, new ones refused, for ${outage.toFixed(0)} s`];
+      });
 
     // 4. SMTP refusing (550), then hanging (client timeouts); revocation must not wait for the mail.
     await h.run("smtp", "SMTP refusing (550), then hanging", otherSeconds, async (_load, pushes) => {
@@ -742,41 +772,38 @@ async function main(): Promise<number> {
     // 5. GitHub: 20% 5xx, secondary and primary rate limits.
     const retryAfter = 2;
     const primaryWindows: { from: number; resetAt: number }[] = [];
-    const ghRun = await h.run(
-      "github",
-      "GitHub 20% 5xx + secondary/primary rate limits",
-      otherSeconds,
-      async () => {
-        const repos = /^\/repos\//;
-        gh.faults.add({ kind: "error", status: 502, probability: 0.2, path: repos });
-        gh.faults.add({
-          kind: "secondary-rate-limit",
-          status: 429,
-          retryAfterSeconds: retryAfter,
-          probability: 0.05,
-          path: repos,
-        });
-        gh.faults.add({
-          kind: "secondary-rate-limit",
-          status: 403,
-          retryAfterSeconds: retryAfter,
-          probability: 0.05,
-          path: repos,
-        });
-        for (let i = 0; i < 2; i++) {
+    const ghRun = !want("github")
+      ? undefined
+      : await h.run("github", "GitHub 20% 5xx + secondary/primary rate limits", otherSeconds, async () => {
+          const repos = /^\/repos\//;
+          gh.faults.add({ kind: "error", status: 502, probability: 0.2, path: repos });
+          gh.faults.add({
+            kind: "secondary-rate-limit",
+            status: 429,
+            retryAfterSeconds: retryAfter,
+            probability: 0.05,
+            path: repos,
+          });
+          gh.faults.add({
+            kind: "secondary-rate-limit",
+            status: 403,
+            retryAfterSeconds: retryAfter,
+            probability: 0.05,
+            path: repos,
+          });
+          for (let i = 0; i < 2; i++) {
+            await sleep((otherSeconds * 1000) / 3);
+            const resetInSeconds = 4;
+            const from = Date.now();
+            gh.faults.add({ kind: "primary-rate-limit", resetInSeconds, path: repos });
+            primaryWindows.push({ from, resetAt: from + resetInSeconds * 1000 });
+          }
           await sleep((otherSeconds * 1000) / 3);
-          const resetInSeconds = 4;
-          const from = Date.now();
-          gh.faults.add({ kind: "primary-rate-limit", resetInSeconds, path: repos });
-          primaryWindows.push({ from, resetAt: from + resetInSeconds * 1000 });
-        }
-        await sleep((otherSeconds * 1000) / 3);
-        gh.faults.clear();
-        return [];
-      },
-    );
+          gh.faults.clear();
+          return [];
+        });
     // Waits honoured: after a rate-limited answer, the same request comes back no sooner than it was told.
-    {
+    if (ghRun) {
       const requests = [...gh.requests].sort((a, b) => a.at - b.at);
       let limited = 0;
       let early = 0;
@@ -819,7 +846,7 @@ async function main(): Promise<number> {
     console.log(
       `- queues at the end: ${idle ? "idle" : "NOT idle"} (waiting ${counts.waiting}, active ${counts.active}, delayed ${counts.delayed}, failed ${counts.failed})`,
     );
-    const early = ghRun.waits?.early ?? 0;
+    const early = ghRun?.waits?.early ?? 0;
     const unscanned = total.pushes - total.scanned;
     const ok =
       total.lost === 0 &&
@@ -836,6 +863,7 @@ async function main(): Promise<number> {
   } finally {
     for (const p of processes) await stopPatrol(p).catch(() => {});
     for (const q of queues) await q.close().catch(() => {});
+    for (const e of events) await e.close().catch(() => {});
     queueConnection.disconnect();
     await db.end().catch(() => {});
     await smtp.close();
