@@ -753,21 +753,22 @@ async function main(): Promise<number> {
       });
 
     // 4. SMTP refusing (550), then hanging (client timeouts); revocation must not wait for the mail.
-    await h.run("smtp", "SMTP refusing (550), then hanging", otherSeconds, async (_load, pushes) => {
-      const attemptsBefore = smtp.attempts;
-      smtp.refuse({ stage: "rcpt", code: 550, message: "mailbox unavailable (chaos)" });
-      await sleep((otherSeconds * 1000) / 2);
-      smtp.heal();
-      smtp.hang({ stage: "data" });
-      await sleep((otherSeconds * 1000) / 2);
-      // Revoked and audited while the mail could not go out?
-      const ids = pushes.flatMap((p) => (p.authorizationId && p.sentAt > 0 ? [p.authorizationId] : []));
-      const truth = await h.truth(ids);
-      smtp.heal();
-      return [
-        `while mail failed: ${truth.revoked.size} of ${ids.length} leaks delivered so far revoked, ${truth.discovered.size} audited, ${truth.mailed.size} mailed; ${smtp.attempts - attemptsBefore} SMTP transactions refused or hung`,
-      ];
-    });
+    if (want("smtp"))
+      await h.run("smtp", "SMTP refusing (550), then hanging", otherSeconds, async (_load, pushes) => {
+        const attemptsBefore = smtp.attempts;
+        smtp.refuse({ stage: "rcpt", code: 550, message: "mailbox unavailable (chaos)" });
+        await sleep((otherSeconds * 1000) / 2);
+        smtp.heal();
+        smtp.hang({ stage: "data" });
+        await sleep((otherSeconds * 1000) / 2);
+        // Revoked and audited while the mail could not go out?
+        const ids = pushes.flatMap((p) => (p.authorizationId && p.sentAt > 0 ? [p.authorizationId] : []));
+        const truth = await h.truth(ids);
+        smtp.heal();
+        return [
+          `while mail failed: ${truth.revoked.size} of ${ids.length} leaks delivered so far revoked, ${truth.discovered.size} audited, ${truth.mailed.size} mailed; ${smtp.attempts - attemptsBefore} SMTP transactions refused or hung`,
+        ];
+      });
 
     // 5. GitHub: 20% 5xx, secondary and primary rate limits.
     const retryAfter = 2;
