@@ -41,7 +41,10 @@ const PREFIX = "{chaos}";
 const ORG = "chaos-org";
 const OWNER = "dev@chaos.example";
 
+/** Run by default, in this order. */
 const SCENARIOS = ["kills", "redis-restart", "postgres", "smtp", "github"];
+/** On request only (`--scenarios`): needs patrol's scheduled webhook redelivery job. */
+const KNOWN = [...SCENARIOS, "redis-down"];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: number[], p: number) =>
@@ -595,8 +598,7 @@ async function main(): Promise<number> {
   const seed = Number(values.seed ?? Date.now() % 100_000);
   const wanted = new Set((values.scenarios ?? SCENARIOS.join(",")).split(",").map((x) => x.trim()));
   for (const name of wanted)
-    if (!SCENARIOS.includes(name))
-      throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.join(", ")}`);
+    if (!KNOWN.includes(name)) throw new Error(`unknown scenario ${name}; known: ${KNOWN.join(", ")}`);
   const want = (name: string) => wanted.has(name);
   if (![duration, kills, workerCount, rate].every((n) => Number.isFinite(n) && n > 0))
     throw new Error("--duration, --kills, --workers and --rate take positive numbers");
@@ -770,6 +772,33 @@ async function main(): Promise<number> {
         ];
       });
 
+    // 5. Redis down while webhooks arrive: the route answers 503, GitHub records the deliveries as failed, and
+    // patrol's scheduled redelivery job (GET /app/hook/deliveries, redeliver each failed guid once) recovers them.
+    if (want("redis-down"))
+      await h.run("redis-down", "Redis down while webhooks arrive", otherSeconds, async (load, pushes) => {
+        await redis.stop("SIGTERM");
+        const down = Date.now();
+        await load;
+        await redis.start();
+        const refused = pushes.filter((p) => p.firstStatus !== 202).length;
+        // Each refused guid redelivered by patrol, once (the fake records every delivery, redeliveries marked).
+        const guids = new Set(pushes.map((p) => p.guid));
+        const deadline = Date.now() + 240_000;
+        let redelivered = new Map<string, number>();
+        while (Date.now() < deadline) {
+          redelivered = new Map();
+          for (const d of gh.deliveries)
+            if (d.redelivery && guids.has(d.guid))
+              redelivered.set(d.guid, (redelivered.get(d.guid) ?? 0) + 1);
+          if (redelivered.size >= refused) break;
+          await sleep(1000);
+        }
+        const twice = [...redelivered.values()].filter((n) => n > 1).length;
+        return [
+          `Redis down ${((Date.now() - down) / 1000).toFixed(0)} s; ${refused} of ${pushes.length} deliveries answered non-2xx; ${redelivered.size} redelivered by patrol's job (${twice} more than once)`,
+        ];
+      });
+
     // 5. GitHub: 20% 5xx, secondary and primary rate limits.
     const retryAfter = 2;
     const primaryWindows: { from: number; resetAt: number }[] = [];
@@ -808,6 +837,7 @@ async function main(): Promise<number> {
       const requests = [...gh.requests].sort((a, b) => a.at - b.at);
       let limited = 0;
       let early = 0;
+      const earlyDetails: string[] = [];
       let errors = 0;
       for (let i = 0; i < requests.length; i++) {
         const r = requests[i];
@@ -822,9 +852,15 @@ async function main(): Promise<number> {
         const due =
           r.fault === "primary-rate-limit" && window ? window.resetAt - 1000 : r.at + retryAfter * 1000;
         // x-ratelimit-reset has whole seconds: a client may come back up to a second before the fake's resetAt.
-        if (next.at < due - 50) early++;
+        if (next.at < due - 50) {
+          early++;
+          earlyDetails.push(
+            `${r.method} ${r.path} ${r.status} ${r.fault} then ${next.status}${next.fault ? ` ${next.fault}` : ""} after ${next.at - r.at} ms (due ${due - r.at} ms)`,
+          );
+        }
       }
       ghRun.waits = { limited, early };
+      for (const line of earlyDetails) log(`early retry: ${line}`);
       ghRun.notes.push(
         `${errors} answers 502, ${limited} rate-limited (secondary and primary); retried before the wait was over: ${early}`,
       );

@@ -5,7 +5,7 @@
  */
 
 import type { Logger } from "pino";
-import { type ApplicationFunction, Probot } from "probot";
+import { type ApplicationFunction, Probot, ProbotOctokit } from "probot";
 import type { Config } from "../config.js";
 import {
   type HistoryReference,
@@ -27,6 +27,41 @@ export class IntakeUnavailableError extends Error {
 
 export type WebhookOutcome = "queued" | "ignored" | "private" | "deleted";
 
+/**
+ * How often a request waits out a rate limit and tries again before it fails (and its job retries later).
+ * Probot's own handlers give up on a secondary limit at once and on a primary one after two tries; a scan job
+ * then retried on its own backoff (1–2 s), ignoring `retry-after` and `x-ratelimit-reset` (DESIGN §4).
+ */
+export const RATE_LIMIT_RETRIES = { primary: 4, secondary: 6 } as const;
+
+interface ThrottledRequest {
+  method?: string;
+  url?: string;
+}
+
+/** Probot's Octokit with rate-limit handlers that wait as GitHub says (the throttling plugin does the waiting). */
+function throttledOctokit(logger: Logger): typeof ProbotOctokit {
+  const handler =
+    (kind: "primary" | "secondary") =>
+    (retryAfter: number, options: ThrottledRequest, _octokit: unknown, retryCount: number) => {
+      const retry = retryCount < RATE_LIMIT_RETRIES[kind];
+      logger.warn(
+        { kind, request: `${options.method} ${options.url}`, retryAfter, retryCount, retry },
+        retry ? "GitHub rate limit: waiting as told" : "GitHub rate limit: giving up for now",
+      );
+      return retry;
+    };
+  // A function default runs after Probot's own options are merged in, so these handlers are the ones kept.
+  return ProbotOctokit.defaults((options: { throttle?: object }) => ({
+    ...options,
+    throttle: {
+      ...options.throttle,
+      onRateLimit: handler("primary"),
+      onSecondaryRateLimit: handler("secondary"),
+    },
+  })) as typeof ProbotOctokit;
+}
+
 /** The Probot instance for the configured GitHub App, or null when no app is configured. */
 export function createGitHubApp(config: Config, logger: Logger): Probot | null {
   const { appId, privateKey, webhookSecret, apiBaseUrl } = config.github;
@@ -34,6 +69,7 @@ export function createGitHubApp(config: Config, logger: Logger): Probot | null {
   return new Probot({
     appId,
     privateKey,
+    Octokit: throttledOctokit(logger.child({ name: "octokit" })),
     // In development without a secret Probot would use "development"; production refuses that in config.
     secret: webhookSecret,
     baseUrl: apiBaseUrl,
