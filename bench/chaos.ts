@@ -890,11 +890,12 @@ async function main(): Promise<number> {
       total.dupMails + total.dupRevocations + total.dupAudit === 0 &&
       unscanned === 0 &&
       early === 0 &&
-      idle;
+      idle &&
+      counts.failed === 0;
     console.log(
       ok
         ? "\nPASS: nothing lost, nothing doubled, every push scanned, every wait honoured"
-        : `\nFAIL: lost ${total.lost}, duplicates ${total.dupMails + total.dupRevocations + total.dupAudit}, unscanned pushes ${unscanned}, early retries ${early}, queues ${idle ? "idle" : "not idle"}`,
+        : `\nFAIL: lost ${total.lost}, duplicates ${total.dupMails + total.dupRevocations + total.dupAudit}, unscanned pushes ${unscanned}, early retries ${early}, queues ${idle ? "idle" : "not idle"}, failed jobs ${counts.failed}`,
     );
     exitCode = ok ? 0 : 1;
   } finally {
