@@ -9,10 +9,11 @@
  * does while one kind of fault is on, heals, and waits until everything settles:
  *
  *   kills         workers SIGKILLed at random moments and restarted (their jobs stall and are picked up)
- *   redis-restart Redis stopped (SIGTERM, then SIGKILL) and started again on its AOF; deliveries refused
- *                 meanwhile are redelivered as an operator would (same X-GitHub-Delivery)
+ *   redis-restart Redis stopped (SIGTERM, then SIGKILL) and started again on its AOF
  *   postgres      the database unreachable for a while (jobs retry with backoff)
  *   smtp          the mail server refusing (550) and then hanging (client timeouts)
+ *   redis-down    Redis down while webhooks arrive: they are answered 503, and patrol's scheduled redelivery
+ *                 job (every 5 s here) has the fake GitHub redeliver them once Redis is back
  *   github        20% 5xx, secondary rate limits (403/429 + retry-after), primary ones (remaining 0 + reset)
  *
  * The table is counted from the sources of truth, not from patrol's counters: the SMTP server's received mails,
@@ -41,10 +42,7 @@ const PREFIX = "{chaos}";
 const ORG = "chaos-org";
 const OWNER = "dev@chaos.example";
 
-/** Run by default, in this order. */
-const SCENARIOS = ["kills", "redis-restart", "postgres", "smtp", "github"];
-/** On request only (`--scenarios`): needs patrol's scheduled webhook redelivery job. */
-const KNOWN = [...SCENARIOS, "redis-down"];
+const SCENARIOS = ["kills", "redis-restart", "postgres", "smtp", "redis-down", "github"];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const percentile = (sorted: number[], p: number) =>
@@ -326,24 +324,23 @@ class Harness {
     await Promise.all(inFlight);
   }
 
-  /** Re-sends refused deliveries with their guid, as GitHub's "Redeliver" does, until each is accepted. */
-  async redeliverRefused(pushes: Push[]): Promise<number> {
-    const refused = pushes.filter((p) => p.firstStatus !== 202);
-    for (const push of refused) {
-      for (let attempt = 0; ; attempt++) {
-        const record = await this.gh.deliver({
-          url: this.hookUrl,
-          event: "push",
-          payload: push.payload,
-          secret: SECRET,
-          deliveryId: push.guid,
-        });
-        if (record.statusCode === 202) break;
-        if (attempt > 60) throw new Error(`delivery ${push.guid} still refused (${record.statusCode})`);
-        await sleep(1000);
-      }
+  /**
+   * Waits until patrol's redelivery job has asked the fake GitHub to redeliver every delivery of these pushes
+   * that was not answered 2xx; says how many were refused, redelivered, and redelivered more than once.
+   */
+  async patrolRedeliveries(pushes: Push[], timeoutMs: number): Promise<string> {
+    const refused = new Set(pushes.filter((p) => p.firstStatus !== 202).map((p) => p.guid));
+    const end = Date.now() + timeoutMs;
+    let redelivered = new Map<string, number>();
+    while (Date.now() < end) {
+      redelivered = new Map();
+      for (const d of this.gh.deliveries)
+        if (d.redelivery && refused.has(d.guid)) redelivered.set(d.guid, (redelivered.get(d.guid) ?? 0) + 1);
+      if (redelivered.size >= refused.size) break;
+      await sleep(1000);
     }
-    return refused.length;
+    const twice = [...redelivered.values()].filter((n) => n > 1).length;
+    return `${refused.size} of ${pushes.length} deliveries refused; ${redelivered.size} redelivered by patrol's job (${twice} more than once)`;
   }
 
   scannedPushes(pushes: Push[]): Set<Push> {
@@ -449,7 +446,7 @@ class Harness {
     description: string,
     seconds: number,
     chaos: (load: Promise<void>, pushes: Push[]) => Promise<string[]>,
-    options: { redeliverRefused?: boolean; settleMs?: number } = {},
+    options: { settleMs?: number } = {},
   ): Promise<ScenarioRun> {
     const count = Math.max(4, Math.round(seconds * this.rate));
     log(`${name}: preparing ${count} pushes`);
@@ -458,10 +455,6 @@ class Harness {
     const load = this.deliver(pushes);
     const notes = await chaos(load, pushes);
     await load;
-    if (options.redeliverRefused) {
-      const n = await this.redeliverRefused(pushes);
-      notes.push(`${n} deliveries refused while it was down, redelivered (same guid) once it was back`);
-    }
     const healed = Date.now();
     const settled = await this.settle(pushes, options.settleMs ?? 240_000);
     const run: ScenarioRun = {
@@ -598,13 +591,14 @@ async function main(): Promise<number> {
   const seed = Number(values.seed ?? Date.now() % 100_000);
   const wanted = new Set((values.scenarios ?? SCENARIOS.join(",")).split(",").map((x) => x.trim()));
   for (const name of wanted)
-    if (!KNOWN.includes(name)) throw new Error(`unknown scenario ${name}; known: ${KNOWN.join(", ")}`);
+    if (!SCENARIOS.includes(name))
+      throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.join(", ")}`);
   const want = (name: string) => wanted.has(name);
   if (![duration, kills, workerCount, rate].every((n) => Number.isFinite(n) && n > 0))
     throw new Error("--duration, --kills, --workers and --rate take positive numbers");
   // Half the load time goes to the kills, the rest is shared by the other scenarios (at least 10 s each).
   const killSeconds = Math.max(10, duration / 2);
-  const otherSeconds = Math.max(10, duration / 2 / 4);
+  const otherSeconds = Math.max(10, duration / 2 / 5);
   let random = seed;
   const rand = () => {
     random = (random * 1103515245 + 12345) % 2147483648;
@@ -652,6 +646,8 @@ async function main(): Promise<number> {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: PREFIX,
     SMTP_URL: smtpUrl.toString(),
+    // patrol's scheduled redelivery job recovers the deliveries refused while Redis is away; every 5 s here.
+    WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "5",
   };
   const db = new pg.Client({ connectionString: direct.toString() });
   const queueConnection = new Redis(redis.url, { maxRetriesPerRequest: null });
@@ -728,7 +724,7 @@ async function main(): Promise<number> {
         "redis-restart",
         "Redis restarted twice (SIGTERM, then SIGKILL)",
         otherSeconds,
-        async () => {
+        async (load, pushes) => {
           const notes: string[] = [];
           for (const signal of ["SIGTERM", "SIGKILL"] as const) {
             await sleep((otherSeconds * 1000) / 3);
@@ -738,9 +734,10 @@ async function main(): Promise<number> {
             await redis.start();
             notes.push(`Redis ${signal}: down ${((Date.now() - t) / 1000).toFixed(1)} s`);
           }
+          await load;
+          notes.push(await h.patrolRedeliveries(pushes, 120_000));
           return notes;
         },
-        { redeliverRefused: true },
       );
 
     // 3. PostgreSQL unavailable for a while.
@@ -780,22 +777,9 @@ async function main(): Promise<number> {
         const down = Date.now();
         await load;
         await redis.start();
-        const refused = pushes.filter((p) => p.firstStatus !== 202).length;
-        // Each refused guid redelivered by patrol, once (the fake records every delivery, redeliveries marked).
-        const guids = new Set(pushes.map((p) => p.guid));
-        const deadline = Date.now() + 240_000;
-        let redelivered = new Map<string, number>();
-        while (Date.now() < deadline) {
-          redelivered = new Map();
-          for (const d of gh.deliveries)
-            if (d.redelivery && guids.has(d.guid))
-              redelivered.set(d.guid, (redelivered.get(d.guid) ?? 0) + 1);
-          if (redelivered.size >= refused) break;
-          await sleep(1000);
-        }
-        const twice = [...redelivered.values()].filter((n) => n > 1).length;
         return [
-          `Redis down ${((Date.now() - down) / 1000).toFixed(0)} s; ${refused} of ${pushes.length} deliveries answered non-2xx; ${redelivered.size} redelivered by patrol's job (${twice} more than once)`,
+          `Redis down ${((Date.now() - down) / 1000).toFixed(0)} s`,
+          await h.patrolRedeliveries(pushes, 240_000),
         ];
       });
 

@@ -46,6 +46,7 @@ const schema = z.object({
   PRIVATE_KEY: optionalString,
   PRIVATE_KEY_PATH: optionalString,
   WEBHOOK_SECRET: optionalString,
+  WEBHOOK_REDELIVERY_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   GHE_HOST: optionalString,
   GHE_PROTOCOL: z.enum(["http", "https"]).default("https"),
   SMTP_URL: optionalString,
@@ -121,6 +122,8 @@ export interface Config {
     webBaseUrl: string;
     scanPrivate: boolean;
     maxBlobBytes: number;
+    /** How often workers ask GitHub to redeliver failed webhooks (ms); null: never (0, or no GitHub App). */
+    redeliveryIntervalMs: number | null;
     /** Whole-history scans: clones at most this big (and need this much free disk), under `tempDir`. */
     history: { concurrency: number; maxCloneBytes: number; tempDir: string };
   };
@@ -268,6 +271,10 @@ function githubConfig(e: z.output<typeof schema>): Config["github"] {
     webBaseUrl: web,
     scanPrivate: e.SCAN_PRIVATE,
     maxBlobBytes: e.SCAN_MAX_BLOB_BYTES,
+    redeliveryIntervalMs:
+      appId === undefined || e.WEBHOOK_REDELIVERY_INTERVAL_SECONDS === 0
+        ? null
+        : e.WEBHOOK_REDELIVERY_INTERVAL_SECONDS * 1000,
     history: {
       concurrency: e.HISTORY_CONCURRENCY,
       maxCloneBytes: e.HISTORY_MAX_CLONE_BYTES,

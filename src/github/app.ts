@@ -27,41 +27,6 @@ export class IntakeUnavailableError extends Error {
 
 export type WebhookOutcome = "queued" | "ignored" | "private" | "deleted";
 
-/**
- * How often a request waits out a rate limit and tries again before it fails (and its job retries later).
- * Probot's own handlers give up on a secondary limit at once and on a primary one after two tries; a scan job
- * then retried on its own backoff (1–2 s), ignoring `retry-after` and `x-ratelimit-reset` (DESIGN §4).
- */
-export const RATE_LIMIT_RETRIES = { primary: 4, secondary: 6 } as const;
-
-interface ThrottledRequest {
-  method?: string;
-  url?: string;
-}
-
-/** Probot's Octokit with rate-limit handlers that wait as GitHub says (the throttling plugin does the waiting). */
-function throttledOctokit(logger: Logger): typeof ProbotOctokit {
-  const handler =
-    (kind: "primary" | "secondary") =>
-    (retryAfter: number, options: ThrottledRequest, _octokit: unknown, retryCount: number) => {
-      const retry = retryCount < RATE_LIMIT_RETRIES[kind];
-      logger.warn(
-        { kind, request: `${options.method} ${options.url}`, retryAfter, retryCount, retry },
-        retry ? "GitHub rate limit: waiting as told" : "GitHub rate limit: giving up for now",
-      );
-      return retry;
-    };
-  // A function default runs after Probot's own options are merged in, so these handlers are the ones kept.
-  return ProbotOctokit.defaults((options: { throttle?: object }) => ({
-    ...options,
-    throttle: {
-      ...options.throttle,
-      onRateLimit: handler("primary"),
-      onSecondaryRateLimit: handler("secondary"),
-    },
-  })) as typeof ProbotOctokit;
-}
-
 /** The Probot instance for the configured GitHub App, or null when no app is configured. */
 export function createGitHubApp(config: Config, logger: Logger): Probot | null {
   const { appId, privateKey, webhookSecret, apiBaseUrl } = config.github;
@@ -69,13 +34,29 @@ export function createGitHubApp(config: Config, logger: Logger): Probot | null {
   return new Probot({
     appId,
     privateKey,
-    Octokit: throttledOctokit(logger.child({ name: "octokit" })),
     // In development without a secret Probot would use "development"; production refuses that in config.
     secret: webhookSecret,
     baseUrl: apiBaseUrl,
     log: logger.child({ name: "probot" }),
+    Octokit: NoRateLimitWaitOctokit,
   });
 }
+
+/**
+ * Probot's Octokit, except that rate limits are not slept through in-process (Probot would wait out a primary
+ * limit until its reset, up to an hour, holding a worker slot): the request fails at once and the job delays
+ * itself until GitHub may be called again (see `rateLimitWait`). Probot already gives up on secondary limits.
+ */
+const NoRateLimitWaitOctokit = ProbotOctokit.defaults((options: Record<string, unknown>) => ({
+  ...options,
+  // Octokit's retry plugin would retry a 429 after 1, 4 and 9 s, whatever its `retry-after` says.
+  retry: { doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
+  throttle: {
+    ...(options.throttle as object | undefined),
+    onRateLimit: () => false,
+    onSecondaryRateLimit: () => false,
+  },
+}));
 
 /**
  * The app function. `outcomes` receives each delivery's outcome by delivery id (the webhook route reads it

@@ -81,6 +81,11 @@ export function historyReferencesFromPayload(
   }));
 }
 
+/** GitHub answers 404 for the app's installation on the repository: not installed there, or no such repository. */
+export class AppNotInstalledError extends PayloadError {
+  override name = "AppNotInstalledError";
+}
+
 /** Asks GitHub (as the app) which installation covers `owner/name`, for a scan started by hand. */
 export async function manualHistoryReference(
   probot: Probot,
@@ -92,11 +97,11 @@ export async function manualHistoryReference(
   const installation = await app
     .request("GET /repos/{owner}/{repo}/installation", { owner, repo })
     .catch((error: { status?: number; message: string }) => {
-      throw new PayloadError(
-        error.status === 404
-          ? `the GitHub App is not installed on ${fullName} (or the repository does not exist)`
-          : `cannot find the installation for ${fullName}: ${error.message}`,
-      );
+      if (error.status === 404)
+        throw new AppNotInstalledError(
+          `the GitHub App is not installed on ${fullName} (or the repository does not exist)`,
+        );
+      throw new PayloadError(`cannot find the installation for ${fullName}: ${error.message}`);
     });
   const octokit = await probot.auth(Number(installation.data.id));
   const { data } = await octokit.request("GET /repos/{owner}/{repo}", { owner, repo });

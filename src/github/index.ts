@@ -17,6 +17,7 @@ export {
   type HistoryClone,
 } from "./history-clone.js";
 export {
+  AppNotInstalledError,
   type HistoryReference,
   type HistoryRepository,
   type HistoryTrigger,
@@ -31,6 +32,16 @@ export {
   type RepositoryRef,
   ZERO_SHA,
 } from "./push-reference.js";
+export { type RateLimitWait, rateLimitWait } from "./rate-limit.js";
+export {
+  MAX_REDELIVERIES_PER_GUID,
+  nextCursor,
+  REDELIVERY_OVERLAP_MS,
+  REDELIVERY_WINDOW_MS,
+  type RedeliveryRun,
+  type RedeliveryState,
+  redeliverFailedDeliveries,
+} from "./redeliver-failed.js";
 export {
   type LocatedFinding,
   type PushScanResult,

@@ -9,6 +9,7 @@ import { createHash, createPublicKey, type KeyObject, verify } from "node:crypto
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { IssuerStore } from "../issuer/index.js";
+import { partnerAlertsRefused, partnerMatches } from "../metrics/index.js";
 import type { LeakReport, ReportedLocation } from "../respond/index.js";
 import { fingerprint, parseToken, redact, type TokenFormat } from "../tokens/index.js";
 
@@ -214,6 +215,8 @@ interface Candidate {
   redacted: string;
 }
 
+type RefusalReason = "headers" | "key-identifier" | "empty" | "unknown-key" | "signature" | "json" | "shape";
+
 export async function secretScanningRoutes(
   app: FastifyInstance,
   options: SecretScanningRouteOptions,
@@ -225,10 +228,18 @@ export async function secretScanningRoutes(
     (_req, body, done) => done(null, body),
   );
 
+  // Refused before the handler runs: Fastify's body limit (413) and content-type check (415).
+  app.addHook("onError", async (_request, _reply, error) => {
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === 413) partnerAlertsRefused.inc({ reason: "too-large" });
+    else if (status === 415) partnerAlertsRefused.inc({ reason: "content-type" });
+  });
+
   app.post(SECRET_SCANNING_PATH, async (request, reply) => {
     const identifier = header(request.headers["github-public-key-identifier"]);
     const signature = header(request.headers["github-public-key-signature"]);
-    const refuse = (code: number, message: string) => {
+    const refuse = (code: number, reason: RefusalReason, message: string) => {
+      partnerAlertsRefused.inc({ reason });
       request.log.warn(
         { keyIdentifier: identifier ?? null, reason: message },
         "secret-scanning alert refused",
@@ -241,34 +252,39 @@ export async function secretScanningRoutes(
     ]
       .filter(([, v]) => !v)
       .map(([k]) => k);
-    if (missing.length > 0) return refuse(400, `required headers missing: ${missing.join(", ")}`);
+    if (missing.length > 0) return refuse(400, "headers", `required headers missing: ${missing.join(", ")}`);
     if (!KEY_IDENTIFIER.test(identifier!))
-      return refuse(400, "github-public-key-identifier is not a key identifier");
+      return refuse(400, "key-identifier", "github-public-key-identifier is not a key identifier");
     const body = request.body as Buffer | undefined;
-    if (!body || body.length === 0) return refuse(400, "the body is empty");
+    if (!body || body.length === 0) return refuse(400, "empty", "the body is empty");
 
     let key: KeyObject | null;
     try {
       key = await options.keys.get(identifier!);
     } catch (error) {
+      partnerAlertsRefused.inc({ reason: "keys-unavailable" });
       request.log.error({ err: error }, "secret-scanning alert not checked");
       return reply
         .code(503)
         .send({ message: "GitHub's signing keys are unavailable; send the alert again later" });
     }
-    if (!key) return refuse(401, "github-public-key-identifier names no key GitHub publishes");
+    if (!key) return refuse(401, "unknown-key", "github-public-key-identifier names no key GitHub publishes");
     if (!verifies(body, key, signature!))
-      return refuse(401, "github-public-key-signature does not match the body and GitHub's key");
+      return refuse(401, "signature", "github-public-key-signature does not match the body and GitHub's key");
 
     let json: unknown;
     try {
       json = JSON.parse(body.toString("utf8"));
     } catch {
-      return refuse(400, "the body is not valid JSON");
+      return refuse(400, "json", "the body is not valid JSON");
     }
     const parsed = alertSchema.safeParse(json);
     if (!parsed.success)
-      return refuse(400, "the body is not an array of {token, type, url, source} (at most 10,000 entries)");
+      return refuse(
+        400,
+        "shape",
+        "the body is not an array of {token, type, url, source} (at most 10,000 entries)",
+      );
 
     // Each token becomes its fingerprint here, and the parsed body is dropped: nothing below holds a token.
     const entries = parsed.data.map(({ token, type, url }) => {
@@ -289,6 +305,7 @@ export async function secretScanningRoutes(
     try {
       ours = new Set((await options.store.findByFingerprints(wanted)).map((m) => m.fingerprint));
     } catch (error) {
+      partnerAlertsRefused.inc({ reason: "store-unavailable" });
       request.log.error({ err: error }, "secret-scanning matches not looked up");
       return reply
         .code(503)
@@ -314,6 +331,7 @@ export async function secretScanningRoutes(
       try {
         await options.enqueueLeaks([...reports.values()]);
       } catch (error) {
+        partnerAlertsRefused.inc({ reason: "queue-unavailable" });
         request.log.error({ err: error }, "secret-scanning matches not queued");
         return reply
           .code(503)
@@ -329,6 +347,7 @@ export async function secretScanningRoutes(
       token_type: e.type,
       label: e.candidate && ours.has(e.candidate.fingerprint) ? "true_positive" : "false_positive",
     }));
+    for (const a of answer) partnerMatches.inc({ label: a.label });
     return reply.code(200).send(answer);
   });
 }

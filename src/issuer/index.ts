@@ -14,7 +14,13 @@ export { DataDirectoryInUse } from "./data-dir-lock.js";
 export { type Database, type OpenDatabaseOptions, openDatabase, type Queryable } from "./database.js";
 export { EARLIEST_DATE, LATEST_DATE, parseDateTime, requireDateTime } from "./dates.js";
 export { IssuerError, type IssuerErrorKind, type PatTokenError } from "./errors.js";
-export { buildIssuerServer, type IssuerRoutesOptions, issuerRoutes } from "./http/index.js";
+export {
+  buildIssuerServer,
+  type HistoryScanStarter,
+  type IssuerRoutesOptions,
+  issuerRoutes,
+  type StartedHistoryScan,
+} from "./http/index.js";
 export { patTokenView } from "./http/pats.js";
 export type {
   IncidentAction,

@@ -14,6 +14,34 @@ export const webhooksReceived = new Counter({
   registers: [registry],
 });
 
+export const webhookRedeliveries = new Counter({
+  name: "patrol_webhook_redeliveries_total",
+  help: "Failed webhook deliveries patrol asked GitHub to redeliver, by result (requested, refused)",
+  labelNames: ["result"] as const,
+  registers: [registry],
+});
+
+export const partnerMatches = new Counter({
+  name: "patrol_partner_matches_total",
+  help: "Token matches in GitHub secret-scanning partner alerts, by the label answered (true_positive, false_positive)",
+  labelNames: ["label"] as const,
+  registers: [registry],
+});
+
+export const partnerAlertsRefused = new Counter({
+  name: "patrol_partner_alerts_refused_total",
+  help: "Secret-scanning partner alerts not acted on, by reason (headers, key-identifier, empty, unknown-key, signature, json, shape, content-type, too-large, keys-unavailable, store-unavailable, queue-unavailable)",
+  labelNames: ["reason"] as const,
+  registers: [registry],
+});
+
+export const rateLimitDelays = new Counter({
+  name: "patrol_rate_limit_delays_total",
+  help: "Jobs moved to delayed until GitHub's rate limit lets them call again, by queue and limit (primary, secondary)",
+  labelNames: ["queue", "limit"] as const,
+  registers: [registry],
+});
+
 export const jobsByState = new Gauge({
   name: "patrol_queue_jobs",
   help: "Jobs in each queue by state (read from Redis when scraped)",

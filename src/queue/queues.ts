@@ -10,6 +10,7 @@ import { jobsByState } from "../metrics/index.js";
 import { redisConnection } from "./connection.js";
 import { HISTORY_QUEUE, historyJob } from "./history.js";
 import { NOTIFY_QUEUE } from "./notify.js";
+import { REDELIVERY_QUEUE } from "./redelivery.js";
 import { RESPOND_QUEUE } from "./respond.js";
 import { SCAN_QUEUE, scanJob } from "./scan.js";
 
@@ -18,6 +19,8 @@ export interface PatrolQueues {
   history: Queue;
   respond: Queue;
   notify: Queue;
+  /** The scheduled webhook redelivery runs (one job scheduler). */
+  redelivery: Queue;
   all: Queue[];
   /** The producers' connection (fail-fast), also used for readiness checks. */
   connection: Redis;
@@ -41,12 +44,14 @@ export function openQueues(options: { redisUrl: string; prefix: string; logger?:
   const history = open(HISTORY_QUEUE);
   const respond = open(RESPOND_QUEUE);
   const notify = open(NOTIFY_QUEUE);
-  const all = [scan, history, respond, notify];
+  const redelivery = open(REDELIVERY_QUEUE);
+  const all = [scan, history, respond, notify, redelivery];
   return {
     scan,
     history,
     respond,
     notify,
+    redelivery,
     all,
     connection,
     async enqueuePush(ref) {

@@ -13,6 +13,8 @@ import { redisConnection } from "./connection.js";
 import { HISTORY_QUEUE, type HistoryAccess, processHistoryJob } from "./history.js";
 import { NOTIFY_QUEUE, processNotifyJob } from "./notify.js";
 import type { PatrolQueues } from "./queues.js";
+import { delayWhenRateLimited } from "./rate-limited.js";
+import { processRedeliveryJob, REDELIVERY_QUEUE, type RedeliveryAccess } from "./redelivery.js";
 import { processRespondJob, RESPOND_QUEUE } from "./respond.js";
 import { type GitHubAccess, processScanJob, SCAN_QUEUE } from "./scan.js";
 
@@ -31,7 +33,7 @@ export interface WorkerDeps {
   store: IssuerStore;
   mailer: Mailer;
   /** Null without a GitHub App: scan jobs fail with a reason (and stay visible) instead of vanishing. */
-  github: (GitHubAccess & HistoryAccess) | null;
+  github: (GitHubAccess & HistoryAccess & RedeliveryAccess) | null;
   logger: Logger;
   concurrency: { scan: number; respond: number; notify?: number; history?: number };
   maxBlobBytes: number;
@@ -74,34 +76,32 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const workers = [
     make(
       SCAN_QUEUE,
-      (job) => {
-        if (!deps.github)
+      (job, token) => {
+        const github = deps.github;
+        if (!github)
           throw new Error("no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot read the push");
-        return processScanJob(
-          {
-            github: deps.github,
-            respondQueue: deps.queues.respond,
-            maxBlobBytes: deps.maxBlobBytes,
-            logger: log.child({ queue: SCAN_QUEUE }),
-          },
-          job as never,
+        const logger = log.child({ queue: SCAN_QUEUE });
+        return delayWhenRateLimited(job, token, logger, () =>
+          processScanJob(
+            { github, respondQueue: deps.queues.respond, maxBlobBytes: deps.maxBlobBytes, logger },
+            job as never,
+          ),
         );
       },
       deps.concurrency.scan,
     ),
     make(
       HISTORY_QUEUE,
-      (job) => {
-        if (!deps.github)
+      (job, token) => {
+        const github = deps.github;
+        if (!github)
           throw new Error("no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot clone the repository");
-        return processHistoryJob(
-          {
-            github: deps.github,
-            respondQueue: deps.queues.respond,
-            ...deps.history,
-            logger: log.child({ queue: HISTORY_QUEUE }),
-          },
-          job as never,
+        const logger = log.child({ queue: HISTORY_QUEUE });
+        return delayWhenRateLimited(job, token, logger, () =>
+          processHistoryJob(
+            { github, respondQueue: deps.queues.respond, ...deps.history, logger },
+            job as never,
+          ),
         );
       },
       deps.concurrency.history ?? 1,
@@ -128,6 +128,25 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
           job as never,
         ),
       deps.concurrency.notify ?? 4,
+    ),
+    make(
+      REDELIVERY_QUEUE,
+      (job) => {
+        if (!deps.github)
+          throw new Error(
+            "no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot list webhook deliveries",
+          );
+        return processRedeliveryJob(
+          {
+            github: deps.github,
+            redis: deps.queues.connection,
+            prefix: deps.prefix,
+            logger: log.child({ queue: REDELIVERY_QUEUE }),
+          },
+          job,
+        );
+      },
+      1,
     ),
   ];
   return {

@@ -16,6 +16,7 @@ import {
   type PatrolQueues,
   type PrivateRedis,
   type RunningWorkers,
+  scheduleRedelivery,
   startPrivateRedis,
   startWorkers,
   waitForRedis,
@@ -101,6 +102,7 @@ export async function startService(
         github: probot
           ? {
               installationClient: (id) => probot.auth(id),
+              appClient: () => probot.auth(),
               installationToken: async (id) => {
                 // As the app (JWT): a token of its own for git, on the configured API (GHE-aware).
                 const app = await probot.auth();
@@ -129,6 +131,8 @@ export async function startService(
       });
       workers = running;
       closers.push(() => running.close());
+      // Every worker process upserts the one scheduler (idempotent); without a GitHub App it is removed.
+      await scheduleRedelivery(queues.redelivery, probot ? config.github.redeliveryIntervalMs : null);
     }
     if (mode !== "worker") closers.push(scheduleIssuerMaintenance(store));
 

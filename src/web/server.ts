@@ -2,19 +2,22 @@
  * patrol's one HTTP server. Each stage hands it a Fastify plugin: the issuing store's API, GitHub's webhooks,
  * the metrics, health and readiness (and the queue dashboard). `patrol worker` serves only health and metrics.
  */
+import { randomUUID } from "node:crypto";
 import helmet from "@fastify/helmet";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Probot } from "probot";
 import type { Config } from "../config.js";
 import {
+  AppNotInstalledError,
   githubWebhookRoutes,
+  manualHistoryReference,
   patrolApp,
   SecretScanningKeys,
   secretScanningRoutes,
   type WebhookOutcome,
 } from "../github/index.js";
-import { type IssuerStore, issuerRoutes } from "../issuer/index.js";
+import { type HistoryScanStarter, type IssuerStore, issuerRoutes } from "../issuer/index.js";
 import { registry } from "../metrics/index.js";
 import { type PatrolQueues, respondJob } from "../queue/index.js";
 import { dashboardRoutes, loadDashboardSessionSecret } from "./dashboard.js";
@@ -73,6 +76,23 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
   }
 }
 
+/** The admin API's history scans: the same reference and queue as `patrol scan-repo`. */
+function historyScanStarter(probot: Probot, queues: PatrolQueues): HistoryScanStarter {
+  return {
+    async start(fullName) {
+      let ref: Awaited<ReturnType<typeof manualHistoryReference>>;
+      try {
+        ref = await manualHistoryReference(probot, fullName, `manual-${randomUUID()}`);
+      } catch (error) {
+        if (error instanceof AppNotInstalledError) return null;
+        throw error;
+      }
+      const jobId = await queues.enqueueHistory(ref);
+      return { jobId, repository: ref.repository.fullName, private: ref.repository.private };
+    },
+  };
+}
+
 export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstance> {
   const { config, logger, store, queues } = deps;
   const { requestTimeoutMs, connectionTimeoutMs, timeoutCheckIntervalMs, maxConnections } = {
@@ -125,7 +145,12 @@ export async function buildWebServer(deps: WebServerDeps): Promise<FastifyInstan
 
   if (deps.role === "worker") return app;
 
-  await app.register(issuerRoutes, { store, config, logger });
+  await app.register(issuerRoutes, {
+    store,
+    config,
+    logger,
+    historyScans: queues && deps.probot ? historyScanStarter(deps.probot, queues) : null,
+  });
 
   if (queues) {
     const outcomes = new Map<string, WebhookOutcome>();

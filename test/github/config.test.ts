@@ -46,6 +46,22 @@ describe("GitHub App configuration", () => {
     ]);
   });
 
+  it("runs webhook redelivery every 5 minutes by default, as configured, and never without an app or at 0", () => {
+    expect(loadConfig({ APP_ID: "42", PRIVATE_KEY: pem }).github.redeliveryIntervalMs).toBe(300_000);
+    expect(
+      loadConfig({ APP_ID: "42", PRIVATE_KEY: pem, WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "60" }).github
+        .redeliveryIntervalMs,
+    ).toBe(60_000);
+    expect(
+      loadConfig({ APP_ID: "42", PRIVATE_KEY: pem, WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "0" }).github
+        .redeliveryIntervalMs,
+    ).toBeNull();
+    expect(loadConfig({}).github.redeliveryIntervalMs).toBeNull();
+    expect(() => loadConfig({ WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "-1" })).toThrow(
+      /WEBHOOK_REDELIVERY_INTERVAL_SECONDS/,
+    );
+  });
+
   it("refuses half an app, a bad key, and a non-numeric id", () => {
     expect(() => loadConfig({ APP_ID: "42" })).toThrow(/APP_ID and PRIVATE_KEY .* go together/);
     expect(() => loadConfig({ PRIVATE_KEY: pem })).toThrow(/go together/);

@@ -264,6 +264,28 @@ describe("admin API", () => {
   });
 });
 
+describe("history scans API", () => {
+  it("takes the admin key only, checks the repository name, and answers 503 without a GitHub App", async () => {
+    const mine = await setUpTenant();
+    const tenantAdmin = {
+      authorization: `Bearer ${await oidc.sign({ sub: `root-${mine.name}`, email: "root@example.com" })}`,
+    };
+    const route = "/_apis/patrol/history-scans";
+    expect((await call("POST", route, { repository: "octo/app" }, {})).statusCode).toBe(401);
+    // A scan reaches across tenants: a tenant's administrator (signed in with the tenant's OIDC) may not start one.
+    expect((await call("POST", route, { repository: "octo/app" }, tenantAdmin)).statusCode).toBe(401);
+    const bad = await call("POST", route, { repository: "octo/app/extra" });
+    expect([bad.statusCode, bad.json().message]).toEqual([400, expect.stringMatching(/OWNER\/NAME/)]);
+    expect((await call("POST", route, { repository: "octo/app", branch: "main" })).statusCode).toBe(400);
+    // This server was built without a GitHub App (no starter).
+    const unconfigured = await call("POST", route, { repository: "octo/app" });
+    expect([unconfigured.statusCode, unconfigured.json().message]).toEqual([
+      503,
+      expect.stringMatching(/no GitHub App is configured/),
+    ]);
+  });
+});
+
 describe("audit log API", () => {
   it("pages decoratedAuditLogEntries newest first with continuationToken and hasMore", async () => {
     const { org, tenant } = await setUpTenant();

@@ -256,4 +256,46 @@ describe("a repository that goes public", () => {
     expect(incident.locations).toHaveLength(1);
     expect(incident.locations[0]).toMatchObject({ path: "tool.cfg", line: 1, source: "history" });
   });
+
+  it("can be started by hand through the admin API, with the admin key, on a repository the app is installed on", async () => {
+    const who = await createTenant(patrol, "by-api");
+    const pat = await issuePat(patrol, who, "api-started");
+    const repo = await gh.createRepo("api-dev", "tool");
+    await repo.commit({ files: { "tool.cfg": `token=${pat.token}\n` } });
+    await repo.commit({ files: { "tool.cfg": "token=\n" } });
+    await gh.createRepo("api-dev", "not-covered", { installed: false });
+    const route = "/_apis/patrol/history-scans";
+
+    const anonymous = await fetch(`${patrol.url}${route}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ repository: "api-dev/tool" }),
+    });
+    expect(anonymous.status).toBe(401);
+    const badName = await patrol.admin("POST", route, { repository: "not a repo" });
+    expect(badName.status).toBe(400);
+    expect(((await badName.json()) as { message: string }).message).toMatch(/OWNER\/NAME/);
+    for (const repository of ["api-dev/not-covered", "api-dev/no-such-repo"]) {
+      const missing = await patrol.admin("POST", route, { repository });
+      expect(missing.status).toBe(404);
+      expect(((await missing.json()) as { message: string }).message).toMatch(/not installed/);
+    }
+    expect(await patStatus(patrol, who.organization, pat.token)).toBe(200);
+
+    const started = await patrol.admin("POST", route, { repository: "api-dev/tool" });
+    expect(started.status).toBe(202);
+    const body = (await started.json()) as { jobId: string; repository: string; private: boolean };
+    expect(body).toMatchObject({ repository: "api-dev/tool", private: false, trigger: "manual" });
+    expect(body.jobId).toMatch(/^history-\d+-manual-/);
+    const job = await patrol.service.queues.history.getJob(body.jobId);
+    expect(job?.data).toMatchObject({ trigger: "manual", repository: { fullName: "api-dev/tool" } });
+    await eventually(
+      "the PAT to stop working",
+      async () => (await patStatus(patrol, who.organization, pat.token)) === 401,
+    );
+    const [incident] = await incidents("by-api");
+    expect(incident.locations).toEqual([
+      expect.objectContaining({ repository: "api-dev/tool", path: "tool.cfg", line: 1, source: "history" }),
+    ]);
+  });
 });

@@ -317,6 +317,70 @@ describe("a PAT pushed to a public repository", () => {
     expect(body.value.some((i) => i.locations.some((l) => l.repository === "strangers/repo"))).toBe(false);
   });
 
+  it("under GitHub's primary rate limit: the scan waits in the delayed set, not in a worker, and runs after the reset", async () => {
+    const who = await createTenant(patrol, "limited");
+    const pat = await issuePat(patrol, who, "rate-limited");
+    tokensSeen.push(pat.token);
+    const repo = await gh.createRepo("limited-dev", "app");
+    await repo.commit({ message: "init", files: { "README.md": "# app\n" } });
+    const resetAt = Date.now() + 3000;
+    const fault = gh.faults.add({ kind: "primary-rate-limit", resetInSeconds: 3, path: /\/compare\// });
+    const { delivery } = await pushed(repo, { "env.sh": `PAT=${pat.token}\n` });
+    expect(delivery.statusCode).toBe(202);
+    const job = (await patrol.service.queues.scan.getJob(`push-${delivery.guid}`))!;
+    await eventually("the scan to meet the limit", async () => fault.hits > 0);
+    await eventually("the scan to be delayed", async () => (await job.getState()) === "delayed");
+    // Waiting in the delayed set, not in a worker slot (Probot's Octokit would sleep in-process until the reset).
+    expect((await patrol.service.queues.scan.getJobCounts("active")).active).toBe(0);
+    await eventually(
+      "the PAT to stop working",
+      async () => (await patStatus(patrol, who.organization, pat.token)) === 401,
+      15_000,
+    );
+    const done = (await patrol.service.queues.scan.getJob(`push-${delivery.guid}`))!;
+    expect(await done.getState()).toBe("completed");
+    // No attempt spent on the wait, one refused request, and not run again before the reset.
+    expect(done.attemptsMade).toBe(1);
+    expect(fault.hits).toBe(1);
+    expect(done.finishedOn!).toBeGreaterThanOrEqual(resetAt);
+    await eventually("the mail", async () => mailsTo(who.email).length === 1);
+    const metrics = await (await fetch(`${patrol.url}/metrics`)).text();
+    expect(metrics).toMatch(/patrol_rate_limit_delays_total\{queue="scan",limit="primary"\} 1\b/);
+    fault.remove();
+  });
+
+  it("under a secondary rate limit: the scan is delayed for its retry-after, then runs", async () => {
+    const who = await createTenant(patrol, "slowed");
+    const pat = await issuePat(patrol, who, "secondary-limited");
+    tokensSeen.push(pat.token);
+    const repo = await gh.createRepo("slowed-dev", "app");
+    await repo.commit({ message: "init", files: { "README.md": "# app\n" } });
+    const fault = gh.faults.add({
+      kind: "secondary-rate-limit",
+      status: 429,
+      retryAfterSeconds: 2,
+      times: 1,
+      path: /\/compare\//,
+    });
+    const since = Date.now();
+    const { delivery } = await pushed(repo, { "env.sh": `PAT=${pat.token}\n` });
+    const job = (await patrol.service.queues.scan.getJob(`push-${delivery.guid}`))!;
+    await eventually("the scan to be delayed", async () => (await job.getState()) === "delayed");
+    await eventually(
+      "the PAT to stop working",
+      async () => (await patStatus(patrol, who.organization, pat.token)) === 401,
+      15_000,
+    );
+    const done = (await patrol.service.queues.scan.getJob(`push-${delivery.guid}`))!;
+    expect([await done.getState(), done.attemptsMade, fault.hits]).toEqual(["completed", 1, 1]);
+    // Not retried before GitHub's retry-after (Octokit's own retry would have come back after 1 s).
+    const compares = gh.requests.filter((r) => r.path.includes("/slowed-dev/app/compare/"));
+    expect(compares.map((r) => r.status)).toEqual([429, 200]);
+    expect(done.finishedOn! - since).toBeGreaterThanOrEqual(2000);
+    const metrics = await (await fetch(`${patrol.url}/metrics`)).text();
+    expect(metrics).toMatch(/patrol_rate_limit_delays_total\{queue="scan",limit="secondary"\} 1\b/);
+  });
+
   it("leaves no token in Redis, the database, the metrics or the incidents API", async () => {
     expect(tokensSeen.length).toBeGreaterThan(8);
     const redis = new Redis(patrol.service.redisUrl);

@@ -102,6 +102,13 @@ async function post(
   return { status: response.status, body: await response.text() };
 }
 
+/** A counter's value on /metrics (0 when the series is not there yet). */
+async function counter(name: string, label: string, value: string): Promise<number> {
+  const text = await (await fetch(`${patrol.url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{${label}="${value}"} `));
+  return line ? Number(line.split(" ")[1]) : 0;
+}
+
 describe("GitHub's secret-scanning partner alerts", () => {
   it("revoke a live PAT, mail its owner once, and write the audit log with the alert's URL", async () => {
     const who = await createTenant(patrol, "alerted");
@@ -111,11 +118,15 @@ describe("GitHub's secret-scanning partner alerts", () => {
     const sha = "0123456789abcdef0123456789abcdef01234567";
     const url = `https://github.com/alerted-dev/app/blob/${sha}/config/settings.yml#L7`;
     const stranger = mintAzdo();
+    const positives = await counter("patrol_partner_matches_total", "label", "true_positive");
+    const negatives = await counter("patrol_partner_matches_total", "label", "false_positive");
     const response = await postPartnerAlert(alertUrl, signer, [
       { token: stranger, type: TYPE, url: "https://github.com/x/y/blob/abc1234/a#L1", source: "content" },
       { token: pat.token, type: TYPE, url, source: "content" },
     ]);
     expect(response.status).toBe(200);
+    expect(await counter("patrol_partner_matches_total", "label", "true_positive")).toBe(positives + 1);
+    expect(await counter("patrol_partner_matches_total", "label", "false_positive")).toBe(negatives + 1);
     expect(JSON.parse(response.body)).toEqual([
       { token_hash: sha256(stranger), token_type: TYPE, label: "false_positive" },
       { token_hash: sha256(pat.token), token_type: TYPE, label: "true_positive" },
@@ -230,6 +241,10 @@ describe("GitHub's secret-scanning partner alerts", () => {
     ]);
     const jobs = await respondJobs();
     const headers = signer.headers(body);
+    const reasons = ["signature", "unknown-key", "headers", "json", "shape", "too-large", "content-type"];
+    const refusedBefore = await Promise.all(
+      reasons.map((r) => counter("patrol_partner_alerts_refused_total", "reason", r)),
+    );
 
     const tampered = await post(body.replace("f/g", "f/h"), headers);
     expect(tampered.status).toBe(401);
@@ -252,6 +267,20 @@ describe("GitHub's secret-scanning partner alerts", () => {
       { token: pat.token, type: TYPE, url: `https://github.com/${"a".repeat(1_100_000)}` },
     ]);
     expect((await post(huge, signer.headers(huge))).status).toBe(413);
+    const asText = await post(body, { ...headers, "content-type": "text/plain" });
+    expect(asText.status).toBe(415);
+    const refusedAfter = await Promise.all(
+      reasons.map((r) => counter("patrol_partner_alerts_refused_total", "reason", r)),
+    );
+    expect(Object.fromEntries(reasons.map((r, i) => [r, refusedAfter[i] - refusedBefore[i]]))).toEqual({
+      signature: 2,
+      "unknown-key": 1,
+      headers: 2,
+      json: 1,
+      shape: 1,
+      "too-large": 1,
+      "content-type": 1,
+    });
 
     await new Promise((r) => setTimeout(r, 500));
     expect(await respondJobs()).toBe(jobs);

@@ -39,6 +39,8 @@ export async function startTestPatrol(
     PATROL_ADMIN_KEY: adminKey,
     REDIS_URL: testRedisUrl(),
     QUEUE_PREFIX: uniqueQueuePrefix("e2e"),
+    // Off unless a suite turns it on: a background run would redeliver the failures other suites make on purpose.
+    WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "0",
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });
@@ -171,11 +173,12 @@ export async function auditActions(
   return page.entries.map((e) => ({ actionId: e.actionId, data: e.data as Record<string, unknown> }));
 }
 
-/** True when no queue has a job waiting, running or delayed. */
+/** True when no queue has a job waiting, running or delayed (the redelivery scheduler's next run aside). */
 export async function queuesIdle(patrol: TestPatrol): Promise<boolean> {
   for (const queue of patrol.service.queues.all) {
     const c = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
-    if (c.waiting + c.active + c.delayed + c.prioritized > 0) return false;
+    const delayed = queue === patrol.service.queues.redelivery ? 0 : c.delayed;
+    if (c.waiting + c.active + delayed + c.prioritized > 0) return false;
   }
   return true;
 }

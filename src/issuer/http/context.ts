@@ -13,6 +13,7 @@ import { grantsScope } from "../scopes.js";
 import type { IssuerStore } from "../store.js";
 import { FailedAttemptThrottle } from "../throttle.js";
 import { errorBody } from "./error-body.js";
+import type { HistoryScanStarter } from "./history-scans.js";
 import { canonicalKeys, type OpenApiShape } from "./wire.js";
 
 export { apiVersionSchema } from "./wire.js";
@@ -23,6 +24,8 @@ export interface IssuerRoutesOptions {
   logger: Logger;
   /** Serve the OpenAPI document at /_apis/openapi.json (default true). */
   openapi?: boolean;
+  /** Starts whole-history scans for `POST /_apis/patrol/history-scans`; null/absent: no GitHub App (503). */
+  historyScans?: HistoryScanStarter | null;
 }
 
 /** Thrown when a client is over its failed-authentication limit; answered with 429 and Retry-After. */

@@ -13,11 +13,13 @@ import { registerAuditRoutes } from "./audit.js";
 import { registerConnectionDataRoutes } from "./connection-data.js";
 import { IssuerHttpContext, type IssuerRoutesOptions, TooManyFailedAttempts } from "./context.js";
 import { errorBody } from "./error-body.js";
+import { registerHistoryScanRoutes } from "./history-scans.js";
 import { registerIncidentRoutes } from "./incidents.js";
 import { registerPatRoutes } from "./pats.js";
 import { patTokenErrorFor, requestApiVersion } from "./wire.js";
 
 export type { IssuerRoutesOptions } from "./context.js";
+export type { HistoryScanStarter, StartedHistoryScan } from "./history-scans.js";
 
 const STATUS_BY_KIND: Record<IssuerError["kind"], number> = {
   unauthenticated: 401,
@@ -121,6 +123,7 @@ export async function issuerRoutes(app: FastifyInstance, options: IssuerRoutesOp
   registerAuditRoutes(app, http);
   registerAdminRoutes(app, http);
   registerIncidentRoutes(app, http);
+  registerHistoryScanRoutes(app, http, options.historyScans ?? null);
 
   if (options.openapi !== false) {
     app.get("/_apis/openapi.json", { schema: { hide: true } }, async () => withPatsGet(app.swagger()));
