@@ -34,6 +34,7 @@ export {
 } from "./push-reference.js";
 export { type RateLimitWait, rateLimitWait } from "./rate-limit.js";
 export {
+  MAX_REDELIVERIES_PER_GUID,
   nextCursor,
   REDELIVERY_OVERLAP_MS,
   REDELIVERY_WINDOW_MS,

@@ -1,7 +1,8 @@
 /**
  * Recovering webhook deliveries that patrol answered with an error (Redis was down, the process was away):
  * as the GitHub App, list the app's recent deliveries newest first, and for each GUID that failed and was not
- * delivered successfully since, ask GitHub to redeliver it — once per GUID, within GitHub's 3-day window.
+ * delivered successfully since, ask GitHub to redeliver it — once per GUID (again only if that redelivery found
+ * patrol unavailable too, see MAX_REDELIVERIES_PER_GUID), within GitHub's 3-day window.
  * What was examined is remembered (`RedeliveryState`), so each run reads only what arrived since the last one.
  */
 import type { Logger } from "pino";
@@ -48,11 +49,21 @@ interface DeliveryItem {
   id: number;
   guid: string;
   delivered_at: string;
+  redelivery?: boolean;
   status_code: number;
   event: string;
 }
 
+/**
+ * A GUID is asked for once; but when that redelivery failed because patrol was unavailable again (5xx, or no
+ * answer: Redis went away twice), it is asked for again, up to this many times in all. A redelivery refused
+ * otherwise (4xx) is not asked for again.
+ */
+export const MAX_REDELIVERIES_PER_GUID = 4;
+
 const succeeded = (item: DeliveryItem) => item.status_code >= 200 && item.status_code < 300;
+/** patrol was away (5xx, timed out, no connection): another try may succeed. */
+const unavailable = (item: DeliveryItem) => item.status_code === 0 || item.status_code >= 500;
 
 /** One run over `GET /app/hook/deliveries` (cursor paging, newest first). `gh` is authenticated as the app (JWT). */
 export async function redeliverFailedDeliveries(
@@ -69,6 +80,8 @@ export async function redeliverFailedDeliveries(
   // Per GUID: delivered successfully at least once, or the newest failed delivery to redeliver.
   const successes = new Set<string>();
   const failures = new Map<string, DeliveryItem>();
+  // Per GUID: how many of its redeliveries failed (within what this run reads).
+  const failedRedeliveries = new Map<string, number>();
   let cursor: string | undefined;
   pages: do {
     const page = await gh.request("GET /app/hook/deliveries", {
@@ -82,7 +95,10 @@ export async function redeliverFailedDeliveries(
       examined++;
       newest = Math.max(newest ?? at, at);
       if (succeeded(item)) successes.add(item.guid);
-      else if (!failures.has(item.guid)) failures.set(item.guid, item);
+      else {
+        if (!failures.has(item.guid)) failures.set(item.guid, item);
+        if (item.redelivery) failedRedeliveries.set(item.guid, (failedRedeliveries.get(item.guid) ?? 0) + 1);
+      }
     }
     cursor = nextCursor(page.headers.link);
   } while (cursor);
@@ -98,7 +114,15 @@ export async function redeliverFailedDeliveries(
   };
   // Oldest first, so pushes are recovered in the order they happened.
   for (const item of toRedeliver) {
-    if (!(await state.claim(item.guid, now))) {
+    // The first ask claims the GUID; a further one, after a redelivery patrol could not take, claims `guid#n`.
+    const failedBefore = failedRedeliveries.get(item.guid) ?? 0;
+    const again = failedBefore > 0 && unavailable(item) && failedBefore < MAX_REDELIVERIES_PER_GUID;
+    if (failedBefore > 0 && !again) {
+      run.alreadyRedelivered++;
+      continue;
+    }
+    const claim = again ? `${item.guid}#${failedBefore}` : item.guid;
+    if (!(await state.claim(claim, now))) {
       run.alreadyRedelivered++;
       continue;
     }
@@ -122,7 +146,7 @@ export async function redeliverFailedDeliveries(
         );
         continue;
       }
-      await state.release(item.guid);
+      await state.release(claim);
       throw error;
     }
   }

@@ -404,6 +404,29 @@ export async function markIncidentMailed(
   return { firstTime: false };
 }
 
+/**
+ * Records that the owner's notice went out, in one statement: the successful attempt and `mailed_at` together,
+ * so a crash or a lost connection cannot leave one without the other. Idempotent: `firstTime` is false (and
+ * nothing changes) when the incident was already marked mailed.
+ */
+export async function recordMailSent(
+  ctx: StoreContext,
+  fingerprintHex: string,
+  at: Date = new Date(),
+): Promise<{ firstTime: boolean }> {
+  const fp = checkFingerprint(fingerprintHex);
+  const { rows } = await ctx.db.query(
+    `UPDATE leak_incidents SET mailed_at = $2, mail_attempts = mail_attempts + 1, mail_last_attempt_at = $2,
+       mail_last_error = NULL
+     WHERE fingerprint = $1 AND mailed_at IS NULL RETURNING id`,
+    [fp, at],
+  );
+  if (rows.length > 0) return { firstTime: true };
+  const { rows: exists } = await ctx.db.query("SELECT 1 FROM leak_incidents WHERE fingerprint = $1", [fp]);
+  if (exists.length === 0) throw notFound("no incident for that fingerprint");
+  return { firstTime: false };
+}
+
 interface IncidentRow {
   id: string;
   fingerprint: string;

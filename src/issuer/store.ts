@@ -44,6 +44,7 @@ import {
   type RecordIncidentInput,
   recordIncident,
   recordMailAttempt,
+  recordMailSent,
   recordPublicDiscovery,
   type SystemRevokeResult,
   setIncidentAction,
@@ -263,6 +264,9 @@ export class IssuerStore {
   }
   recordMailAttempt(fingerprint: string, error: string | null): Promise<void> {
     return recordMailAttempt(this.ctx, fingerprint, error);
+  }
+  recordMailSent(fingerprint: string, at?: Date): Promise<{ firstTime: boolean }> {
+    return recordMailSent(this.ctx, fingerprint, at);
   }
 
   // The audit log.

@@ -32,4 +32,4 @@ export {
 export { type PrivateRedis, RedisServerError, startPrivateRedis } from "./redis-server.js";
 export { MAX_LOCATIONS_PER_JOB, RESPOND_QUEUE, type RespondJobData, respondJob } from "./respond.js";
 export { type GitHubAccess, SCAN_QUEUE, type ScanJobData, type ScanJobResult, scanJob } from "./scan.js";
-export { type RunningWorkers, startWorkers, type WorkerDeps } from "./workers.js";
+export { type RunningWorkers, startWorkers, WORKER_STALL_OPTIONS, type WorkerDeps } from "./workers.js";

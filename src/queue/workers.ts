@@ -17,6 +17,14 @@ import { processRedeliveryJob, REDELIVERY_QUEUE, type RedeliveryAccess } from ".
 import { processRespondJob, RESPOND_QUEUE } from "./respond.js";
 import { type GitHubAccess, processScanJob, SCAN_QUEUE } from "./scan.js";
 
+/**
+ * BullMQ fails a job for good ("job stalled more than allowable limit") once it has stalled more than
+ * `maxStalledCount` times (default 1): a job whose worker is killed twice would be a lost leak. Every step is
+ * idempotent, so running a job again is safe; the limit stays finite so a job that itself kills its worker
+ * (out of memory, say) ends in the failed set, visible, instead of taking workers down forever.
+ */
+export const WORKER_STALL_OPTIONS = { maxStalledCount: 10 } as const;
+
 export interface WorkerDeps {
   /** A Redis URL or a cluster's nodes. */
   redis: RedisTarget;
@@ -48,10 +56,13 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
       connection,
       prefix: deps.prefix,
       concurrency,
+      ...WORKER_STALL_OPTIONS,
     });
     worker.on("completed", () => jobsProcessed.inc({ queue: name, result: "completed" }));
     worker.on("failed", (job, error) => {
-      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1);
+      // An UnrecoverableError (BullMQ's own, e.g. for a job stalled too often) is not retried, whatever attempts say.
+      const final =
+        !job || error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1);
       jobsProcessed.inc({ queue: name, result: final ? "failed" : "retrying" });
       deps.logger[final ? "error" : "warn"](
         { queue: name, job: job?.id, attempt: job?.attemptsMade, reason: error.message },

@@ -441,6 +441,62 @@ describe("the owner's notice", () => {
     for (const part of [mail.subject, mail.text, mail.html]) expect(part).not.toContain(pat.token);
   });
 
+  it("is not sent twice when the database fails just after the SMTP server took it", async () => {
+    const t = await seedTenant(issuer.store);
+    const pat = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "db away",
+      scope: "vso.code",
+      validTo: inDays(issuer, 10),
+      actor: asUser(t.alice),
+    });
+    await respondToLeak(
+      { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent },
+      reportFor(pat.token),
+    );
+    const fp = fingerprint(pat.token);
+    const mailer = keepingMailer();
+    // The real store, but the first two attempts to record the sent mail fail as a lost connection does.
+    let failures = 2;
+    const store = Object.assign(Object.create(issuer.store) as typeof issuer.store, {
+      recordMailSent: (f: string) =>
+        failures-- > 0
+          ? Promise.reject(new Error("Connection terminated unexpectedly"))
+          : issuer.store.recordMailSent(f),
+    });
+    expect(await sendLeakNotice({ store, mailer, logger: silent }, fp)).toBe("sent");
+    expect(failures).toBe(-1);
+    expect(await sendLeakNotice({ store, mailer, logger: silent }, fp)).toBe("alreadySent");
+    expect(mailer.sent).toHaveLength(1);
+    const incident = await issuer.store.getIncident(fp);
+    expect(incident!.mailedAt).not.toBeNull();
+    expect(incident!.mail).toMatchObject({ attempts: 1, lastError: null });
+  });
+
+  it("gives up recording after its time limit, so the job (not the worker) waits out a long outage", async () => {
+    const t = await seedTenant(issuer.store);
+    const pat = await issuer.store.createPat({
+      organization: t.org.name,
+      displayName: "db gone",
+      scope: "vso.code",
+      validTo: inDays(issuer, 10),
+      actor: asUser(t.alice),
+    });
+    await respondToLeak(
+      { store: issuer.store, lookup: new FingerprintLookup(issuer.store), logger: silent },
+      reportFor(pat.token),
+    );
+    const store = Object.assign(Object.create(issuer.store) as typeof issuer.store, {
+      recordMailSent: () => Promise.reject(new Error("Connection terminated unexpectedly")),
+    });
+    await expect(
+      sendLeakNotice(
+        { store, mailer: keepingMailer(), logger: silent, recordSentForMs: 600 },
+        fingerprint(pat.token),
+      ),
+    ).rejects.toThrow(/Connection terminated/);
+  });
+
   it("is not sent without an incident or an owner; a failure's reason is kept and counted, whatever was thrown", async () => {
     const mailer = keepingMailer();
     const lines: string[] = [];

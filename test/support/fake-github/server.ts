@@ -63,6 +63,8 @@ export interface RequestRecord {
   /** The path as requested, without the query (REST paths include `/api/v3`). */
   path: string;
   query: string;
+  /** When it arrived (epoch ms): to check that a client waited as told before asking again. */
+  at: number;
   /** 0 when the connection was reset by a fault. */
   status: number;
   durationMs: number;
@@ -217,7 +219,14 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   server.addHook("onRequest", async (request, reply) => {
     const started = performance.now();
     const [pathOnly, query = ""] = request.url.split("?", 2);
-    const record: RequestRecord = { method: request.method, path: pathOnly, query, status: 0, durationMs: 0 };
+    const record: RequestRecord = {
+      method: request.method,
+      path: pathOnly,
+      query,
+      at: Date.now(),
+      status: 0,
+      durationMs: 0,
+    };
     reply.raw.once("close", () => {
       record.status = reply.raw.headersSent ? reply.raw.statusCode : 0;
       record.durationMs = performance.now() - started;
