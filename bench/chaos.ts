@@ -646,6 +646,9 @@ async function main(): Promise<number> {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: PREFIX,
     SMTP_URL: smtpUrl.toString(),
+    // The harness issues PATs and polls the API far faster than any client; the limits have their own tests.
+    RATE_LIMIT_API_MAX: "1000000",
+    RATE_LIMIT_PAT_AUTH_MAX: "1000000",
     // patrol's scheduled redelivery job recovers the deliveries refused while Redis is away; every 5 s here.
     WEBHOOK_REDELIVERY_INTERVAL_SECONDS: "5",
   };
