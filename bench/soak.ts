@@ -490,7 +490,9 @@ async function main(): Promise<void> {
     const idle = async () => {
       for (const queue of queues!.all) {
         const c = await queue.getJobCounts("waiting", "prioritized", "active", "delayed");
-        if (c.waiting + c.prioritized + c.active + c.delayed > 0) return false;
+        // The redelivery job scheduler always has its next run delayed.
+        const delayed = queue === queues!.redelivery ? 0 : c.delayed;
+        if (c.waiting + c.prioritized + c.active + delayed > 0) return false;
       }
       return true;
     };
