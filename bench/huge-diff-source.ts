@@ -74,3 +74,19 @@ export function hugeDiff(plan: HugeDiffPlan): {
     },
   };
 }
+
+/** The chunks of `source`, counting their bytes and sampling this process's peak RSS every `sampleEvery` chunks. */
+export function measuredChunks(source: AsyncIterable<Buffer>, sampleEvery: number) {
+  const stats = { bytes: 0, baseline: process.memoryUsage.rss(), peak: 0 };
+  stats.peak = stats.baseline;
+  async function* chunks() {
+    let count = 0;
+    for await (const chunk of source) {
+      stats.bytes += chunk.length;
+      if (++count % sampleEvery === 0) stats.peak = Math.max(stats.peak, process.memoryUsage.rss());
+      yield chunk;
+    }
+    stats.peak = Math.max(stats.peak, process.memoryUsage.rss());
+  }
+  return { chunks: chunks(), stats };
+}

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { scanStream } from "../src/detect/index.js";
 import { fingerprint } from "../src/tokens/index.js";
-import { hugeDiff, type PlantedToken } from "./huge-diff-source.js";
+import { hugeDiff, measuredChunks, type PlantedToken } from "./huge-diff-source.js";
 
 const { values } = parseArgs({
   options: {
@@ -40,22 +40,12 @@ function missed(
 async function inProcess(): Promise<boolean> {
   const diff = hugeDiff({ totalBytes, plantEveryBytes });
   global.gc?.();
-  const baseline = process.memoryUsage.rss();
-  let peak = baseline;
-  let bytes = 0;
-  let chunks = 0;
-  async function* counted() {
-    for await (const chunk of diff.chunks()) {
-      bytes += chunk.length;
-      if (++chunks % 16 === 0) peak = Math.max(peak, process.memoryUsage.rss());
-      yield chunk;
-    }
-  }
+  const measured = measuredChunks(diff.chunks(), 16);
   const started = performance.now();
   const found = [];
-  for await (const f of scanStream(counted(), { kind: "diff" })) found.push(f);
+  for await (const f of scanStream(measured.chunks, { kind: "diff" })) found.push(f);
   const seconds = (performance.now() - started) / 1000;
-  peak = Math.max(peak, process.memoryUsage.rss());
+  const { bytes, baseline, peak } = measured.stats;
   return report("in process (scanStream, kind diff)", {
     bytes,
     seconds,

@@ -58,7 +58,7 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-async function onServer(url: string, sql: string): Promise<void> {
+export async function onServer(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -9,11 +9,11 @@
  * Flags: --pats N (default 1000000), --keep (leave patrol_bench in place).
  */
 import { parseArgs } from "node:util";
-import pg from "pg";
 import pino from "pino";
 import { loadConfig } from "../src/config.js";
 import { IssuerStore, migrate, openDatabase } from "../src/issuer/index.js";
 import { fingerprint, mintAzdo } from "../src/tokens/index.js";
+import { onServer } from "./patrol-rig.js";
 
 const BENCH_DATABASE = "patrol_bench";
 const ORGANIZATIONS = 10;
@@ -43,16 +43,6 @@ async function timeRuns(
     p99: percentile(samples, 99),
     mean: samples.reduce((a, b) => a + b) / samples.length,
   };
-}
-
-async function onServer(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 async function main(): Promise<void> {

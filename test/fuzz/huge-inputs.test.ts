@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hugeDiff } from "../../bench/huge-diff-source.js";
+import { hugeDiff, measuredChunks } from "../../bench/huge-diff-source.js";
 import { type Finding, scanBuffer, scanStream } from "../../src/detect/index.js";
 import { fingerprint, mintAzdo, mintLegacy } from "../../src/tokens/index.js";
 
@@ -19,20 +19,10 @@ function located(findings: Finding[]) {
 describe("a diff adding a 200 MB file", () => {
   it("is scanned as a stream with RSS growth well under 150 MB, every planted token found on its line", async () => {
     const diff = hugeDiff({ totalBytes: 200 * MB, plantEveryBytes: 8 * MB });
-    const baseline = process.memoryUsage.rss();
-    let peak = baseline;
-    let bytes = 0;
-    let chunks = 0;
-    async function* counted() {
-      for await (const chunk of diff.chunks()) {
-        bytes += chunk.length;
-        if (++chunks % 8 === 0) peak = Math.max(peak, process.memoryUsage.rss());
-        yield chunk;
-      }
-    }
+    const measured = measuredChunks(diff.chunks(), 8);
     const found: Finding[] = [];
-    for await (const f of scanStream(counted(), { kind: "diff" })) found.push(f);
-    peak = Math.max(peak, process.memoryUsage.rss());
+    for await (const f of scanStream(measured.chunks, { kind: "diff" })) found.push(f);
+    const { bytes, baseline, peak } = measured.stats;
     expect(bytes).toBeGreaterThan(200 * MB);
     expect(diff.planted.length).toBe(25);
     expect(located(found)).toEqual(
