@@ -2,13 +2,15 @@
  * patrol as operators run it at scale: `patrol web` and `patrol worker` OS processes (the built CLI) on one
  * shared PostgreSQL and one Redis or Redis Cluster. Separate processes cannot share the embedded PGlite, so
  * these tests always run on PostgreSQL: DATABASE_URL when set, else PATROL_TEST_POSTGRES_URL, else the server
- * at 127.0.0.1:5432 (user postgres, trust) — each run in a scratch database of its own.
+ * at 127.0.0.1:5432 (user postgres, trust), else a private cluster the global set-up made — each run in a
+ * scratch database of its own.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { inject } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { createScratchDatabase } from "./database.js";
 
@@ -16,10 +18,7 @@ const CLI = path.resolve("dist/src/cli/main.js");
 
 /** A scratch PostgreSQL database for tests that run several processes; fails (never skips) without a server. */
 export async function sharedPostgres(): Promise<{ url: string; drop(): Promise<void> }> {
-  const server =
-    loadConfig().databaseUrl ??
-    process.env.PATROL_TEST_POSTGRES_URL ??
-    "postgres://postgres@127.0.0.1:5432/postgres";
+  const server = loadConfig().databaseUrl ?? inject("postgresUrl");
   try {
     return await createScratchDatabase(server);
   } catch (error) {
