@@ -387,23 +387,6 @@ export async function setIncidentAction(
   return (await getIncident(ctx, fp)) as LeakIncident;
 }
 
-/** Records that the owner was mailed. `firstTime` is false when it had already been recorded (mail once). */
-export async function markIncidentMailed(
-  ctx: StoreContext,
-  fingerprintHex: string,
-  at: Date = new Date(),
-): Promise<{ firstTime: boolean }> {
-  const fp = checkFingerprint(fingerprintHex);
-  const { rows } = await ctx.db.query(
-    "UPDATE leak_incidents SET mailed_at = $2 WHERE fingerprint = $1 AND mailed_at IS NULL RETURNING id",
-    [fp, at],
-  );
-  if (rows.length > 0) return { firstTime: true };
-  const { rows: exists } = await ctx.db.query("SELECT 1 FROM leak_incidents WHERE fingerprint = $1", [fp]);
-  if (exists.length === 0) throw notFound("no incident for that fingerprint");
-  return { firstTime: false };
-}
-
 /**
  * Records that the owner's notice went out, in one statement: the successful attempt and `mailed_at` together,
  * so a crash or a lost connection cannot leave one without the other. Idempotent: `firstTime` is false (and

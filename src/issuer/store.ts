@@ -39,7 +39,6 @@ import {
   type LeakedPatMatch,
   type LeakIncident,
   listIncidents,
-  markIncidentMailed,
   type PublicDiscoveryInput,
   type RecordIncidentInput,
   recordIncident,
@@ -249,9 +248,6 @@ export class IssuerStore {
   }
   setIncidentAction(fingerprint: string, action: IncidentAction): Promise<LeakIncident> {
     return setIncidentAction(this.ctx, fingerprint, action);
-  }
-  markIncidentMailed(fingerprint: string, at?: Date): Promise<{ firstTime: boolean }> {
-    return markIncidentMailed(this.ctx, fingerprint, at);
   }
   getIncident(fingerprint: string): Promise<LeakIncident | null> {
     return getIncident(this.ctx, fingerprint);

@@ -353,8 +353,8 @@ describe("leak incidents", () => {
     const acted = await issuer.store.setIncidentAction(fp, "revoked");
     expect(acted.action).toBe("revoked");
     expect(acted.actionAt).not.toBeNull();
-    expect(await issuer.store.markIncidentMailed(fp)).toEqual({ firstTime: true });
-    expect(await issuer.store.markIncidentMailed(fp)).toEqual({ firstTime: false });
+    expect(await issuer.store.recordMailSent(fp)).toEqual({ firstTime: true });
+    expect(await issuer.store.recordMailSent(fp)).toEqual({ firstTime: false });
     expect((await issuer.store.getIncident(fp))?.mailedAt).not.toBeNull();
 
     // A token that is not ours still gets an incident (for the partner feedback and the dashboard).
@@ -365,7 +365,7 @@ describe("leak incidents", () => {
       location: { repository: "x/y", commit: "1", path: "p", line: 3, source: "secret-scanning" },
     });
     expect(stranger.incident).toMatchObject({ authorizationId: null, tenantId: null });
-    await expect(issuer.store.markIncidentMailed(fingerprint("nothing"))).rejects.toMatchObject({
+    await expect(issuer.store.recordMailSent(fingerprint("nothing"))).rejects.toMatchObject({
       kind: "notFound",
     });
     await expect(
@@ -473,7 +473,7 @@ describe("leak incidents, merged and listed", () => {
       kind: "notFound",
       message: "no incident for that fingerprint",
     });
-    await expect(issuer.store.markIncidentMailed(none)).rejects.toMatchObject({
+    await expect(issuer.store.recordMailSent(none)).rejects.toMatchObject({
       kind: "notFound",
       message: "no incident for that fingerprint",
     });

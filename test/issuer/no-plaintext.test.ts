@@ -132,7 +132,7 @@ describe("no token plaintext is kept", () => {
         correlationId: "delivery-9",
       });
       await issuer.store.systemRevoke(a.authorizationId, "leaked", "delivery-9");
-      await issuer.store.markIncidentMailed(fingerprint(regenerated.token as string));
+      await issuer.store.recordMailSent(fingerprint(regenerated.token as string));
       issuer.clock.advance(2 * 86_400_000);
       await issuer.store.expireDuePats();
       const lines: string[] = [];

@@ -375,7 +375,7 @@ describe("what respondToLeak records, says and counts", () => {
     const decidedAt = (await issuer.store.getIncident(fp))?.actionAt;
     expect(decidedAt).toBeInstanceOf(Date);
     // Told once: a retry after the mail went out asks for no second notice, and counts nothing again.
-    await issuer.store.markIncidentMailed(fp);
+    await issuer.store.recordMailSent(fp);
     expect(await respondToLeak(deps, reportFor(pat.token))).toEqual({
       ours: true,
       action: "notRevokedPolicyOff",
