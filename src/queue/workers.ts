@@ -73,13 +73,16 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     return worker;
   };
   const log = deps.logger;
+  // Without an app the jobs fail with this reason (and stay visible) instead of vanishing.
+  const githubFor = (what: string) => {
+    if (!deps.github) throw new Error(`no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot ${what}`);
+    return deps.github;
+  };
   const workers = [
     make(
       SCAN_QUEUE,
       (job, token) => {
-        const github = deps.github;
-        if (!github)
-          throw new Error("no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot read the push");
+        const github = githubFor("read the push");
         const logger = log.child({ queue: SCAN_QUEUE });
         return delayWhenRateLimited(job, token, logger, () =>
           processScanJob(
@@ -93,9 +96,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     make(
       HISTORY_QUEUE,
       (job, token) => {
-        const github = deps.github;
-        if (!github)
-          throw new Error("no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot clone the repository");
+        const github = githubFor("clone the repository");
         const logger = log.child({ queue: HISTORY_QUEUE });
         return delayWhenRateLimited(job, token, logger, () =>
           processHistoryJob(
@@ -132,13 +133,10 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     make(
       REDELIVERY_QUEUE,
       (job) => {
-        if (!deps.github)
-          throw new Error(
-            "no GitHub App is configured (APP_ID, PRIVATE_KEY): cannot list webhook deliveries",
-          );
+        const github = githubFor("list webhook deliveries");
         return processRedeliveryJob(
           {
-            github: deps.github,
+            github,
             redis: deps.queues.connection,
             prefix: deps.prefix,
             logger: log.child({ queue: REDELIVERY_QUEUE }),
